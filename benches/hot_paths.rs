@@ -1,0 +1,64 @@
+//! Criterion micro-benchmarks of the pure functions on every request's path: access tokens
+//! (sign, verify), refresh tokens (generate, hash, the successor and its seal) and the envelope.
+//!
+//!   cargo bench --bench hot_paths
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use actix_web::ResponseError;
+use actix_web::http::StatusCode;
+use chrono::{TimeZone, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde::Serialize;
+use gatehouse::actors::User;
+use gatehouse::envelope::success;
+use gatehouse::error::ApiError;
+use gatehouse::tokens::{AccessTokens, RefreshToken};
+use uuid::Uuid;
+
+const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret-0123";
+
+fn access_tokens(c: &mut Criterion) {
+    let tokens = AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
+    let user = Uuid::now_v7();
+    let token = tokens.sign(user).unwrap();
+    c.bench_function("access token sign", |b| b.iter(|| tokens.sign(black_box(user)).unwrap()));
+    c.bench_function("access token verify", |b| b.iter(|| tokens.verify(black_box(&token)).unwrap()));
+}
+
+fn refresh_tokens(c: &mut Criterion) {
+    let token = RefreshToken::generate();
+    let cookie = token.encode();
+    c.bench_function("refresh token generate", |b| b.iter(RefreshToken::generate));
+    c.bench_function("refresh token hash", |b| b.iter(|| black_box(&token).hash()));
+    c.bench_function("refresh token parse (cookie)", |b| b.iter(|| RefreshToken::parse(black_box(&cookie)).unwrap()));
+    c.bench_function("refresh token successor and seal", |b| {
+        b.iter(|| {
+            let next = black_box(&token).successor();
+            token.seal(&next)
+        })
+    });
+}
+
+/// The shape `/auth/me` answers with.
+#[derive(Serialize)]
+struct MeBody<'a> {
+    user: &'a User,
+}
+
+fn envelope(c: &mut Criterion) {
+    let user = User {
+        id: Uuid::now_v7(),
+        username: "John Doe".into(),
+        email: Some("john@example.com".into()),
+        created_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+    };
+    c.bench_function("envelope: success with a user", |b| {
+        b.iter(|| success(StatusCode::OK, MeBody { user: black_box(&user) }))
+    });
+    c.bench_function("envelope: error", |b| b.iter(|| black_box(ApiError::InvalidAccessToken).error_response()));
+}
+
+criterion_group!(benches, access_tokens, refresh_tokens, envelope);
+criterion_main!(benches);

@@ -1,0 +1,72 @@
+// The UI's auth state (who is logged in, what to tell them) and the actions that change it.
+import { goto } from '$app/navigation';
+import { createClient, type Credentials, type Registration } from './api/client';
+import type { User } from './api/envelope';
+import { GATEHOUSE_URL } from './config';
+
+export type AuthStatus = 'restoring' | 'anonymous' | 'authenticated';
+
+class AuthState {
+	status = $state<AuthStatus>('restoring');
+	user = $state<User | null>(null);
+	/** A one-off message for the login page, e.g. after the session ended elsewhere. */
+	notice = $state<string | null>(null);
+}
+
+export const auth = new AuthState();
+
+export const api = createClient({
+	baseUrl: GATEHOUSE_URL,
+	onSessionEnded: () => {
+		signedOut('Your session has ended (you logged out elsewhere or it expired). Please log in again.');
+		void goto('/login');
+	}
+});
+
+function signedIn(user: User): void {
+	auth.user = user;
+	auth.status = 'authenticated';
+	auth.notice = null;
+}
+
+function signedOut(notice: string | null = null): void {
+	auth.user = null;
+	auth.status = 'anonymous';
+	auth.notice = notice;
+}
+
+/** On page load: the access token is gone with the old page, so ask for one with the cookie. */
+export async function restoreSession(): Promise<void> {
+	try {
+		if (await api.restore()) {
+			signedIn(await api.me());
+			return;
+		}
+	} catch {
+		// Service unreachable: show the app logged out rather than hang on "restoring".
+	}
+	signedOut(auth.notice);
+}
+
+export async function login(credentials: Credentials): Promise<void> {
+	signedIn(await api.login(credentials));
+}
+
+export async function register(registration: Registration): Promise<void> {
+	signedIn(await api.register(registration));
+}
+
+export async function logout(): Promise<void> {
+	try {
+		await api.logout();
+	} finally {
+		signedOut('You have logged out.');
+	}
+}
+
+/** The profile from `GET /auth/me`; keeps the header in step with it. */
+export async function loadProfile(): Promise<User> {
+	const user = await api.me();
+	auth.user = user;
+	return user;
+}

@@ -1,0 +1,226 @@
+//! The in-memory backend of the token store, for the embedded single-process setup: the same
+//! rules as the Redis scripts, under one mutex, with expiry checked on every read and swept by
+//! the live-token worker.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::Rotation;
+use crate::tokens::RefreshToken;
+
+pub struct MemoryTokens {
+    state: Mutex<State>,
+    ttl: Duration,
+    grace: Duration,
+}
+
+#[derive(Default)]
+struct State {
+    families: HashMap<String, Family>,
+    /// The one live family of each user.
+    sessions: HashMap<Uuid, Session>,
+    counters: HashMap<String, Counter>,
+}
+
+struct Family {
+    user_id: Uuid,
+    current: String,
+    previous: Option<Predecessor>,
+    expires: Instant,
+}
+
+struct Predecessor {
+    hash: String,
+    rotated_at: Instant,
+    sealed_successor: String,
+}
+
+struct Session {
+    family: String,
+    expires: Instant,
+}
+
+struct Counter {
+    count: u32,
+    resets: Instant,
+}
+
+impl MemoryTokens {
+    pub fn new(ttl: Duration, grace: Duration) -> MemoryTokens {
+        MemoryTokens { state: Mutex::default(), ttl, grace }
+    }
+
+    /// The critical sections never panic halfway through a change; a poisoned lock still holds
+    /// consistent maps.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a family for the user, replacing the one they had.
+    pub fn store_new(&self, user_id: Uuid, token: &RefreshToken) {
+        let now = Instant::now();
+        let mut s = self.lock();
+        if let Some(old) = s.sessions.remove(&user_id) {
+            s.families.remove(&old.family);
+        }
+        let family = token.family();
+        let expires = now + self.ttl;
+        s.families.insert(family.clone(), Family { user_id, current: token.hash().0, previous: None, expires });
+        s.sessions.insert(user_id, Session { family, expires });
+    }
+
+    pub fn rotate(&self, presented: &RefreshToken, successor: &RefreshToken) -> Rotation {
+        let now = Instant::now();
+        let (family_id, hash) = (presented.family(), presented.hash().0);
+        let mut s = self.lock();
+        let Some(family) = s.families.get_mut(&family_id).filter(|f| f.expires > now) else {
+            return Rotation::Invalid;
+        };
+        let user_id = family.user_id;
+        if family.current == hash {
+            family.previous = Some(Predecessor { hash, rotated_at: now, sealed_successor: presented.seal(successor) });
+            family.current = successor.hash().0;
+            family.expires = now + self.ttl;
+            s.sessions.insert(user_id, Session { family: family_id, expires: now + self.ttl });
+            return Rotation::Rotated(user_id);
+        }
+        if let Some(p) = &family.previous
+            && p.hash == hash
+            && !self.grace.is_zero()
+            && now.duration_since(p.rotated_at) <= self.grace
+        {
+            return Rotation::Grace { user_id, sealed: p.sealed_successor.clone(), current_hash: family.current.clone() };
+        }
+        Self::revoke_family(&mut s, &family_id, user_id);
+        Rotation::Reused(user_id)
+    }
+
+    /// Logout: revokes the family if `presented` is its current token or the immediate predecessor.
+    pub fn revoke(&self, presented: &RefreshToken) -> Option<Uuid> {
+        let now = Instant::now();
+        let (family_id, hash) = (presented.family(), presented.hash().0);
+        let mut s = self.lock();
+        let family = s.families.get(&family_id).filter(|f| f.expires > now)?;
+        let known = family.current == hash || family.previous.as_ref().is_some_and(|p| p.hash == hash);
+        if !known {
+            return None;
+        }
+        let user_id = family.user_id;
+        Self::revoke_family(&mut s, &family_id, user_id);
+        Some(user_id)
+    }
+
+    fn revoke_family(s: &mut State, family_id: &str, user_id: Uuid) {
+        s.families.remove(family_id);
+        if s.sessions.get(&user_id).is_some_and(|session| session.family == family_id) {
+            s.sessions.remove(&user_id);
+        }
+    }
+
+    /// Drops everything expired at `now` and counts the users with a live token: the body of
+    /// the live-token worker's tick, callable directly.
+    pub fn sweep_and_count(&self, now: Instant) -> u64 {
+        let mut s = self.lock();
+        s.families.retain(|_, f| f.expires > now);
+        s.sessions.retain(|_, session| session.expires > now);
+        s.counters.retain(|_, c| c.resets > now);
+        s.sessions.len() as u64
+    }
+
+    /// Fixed-window counters, as the Redis script keeps them.
+    pub fn hit(&self, counters: &[(String, u32)], window: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        let mut s = self.lock();
+        let mut wait = Duration::ZERO;
+        for (name, limit) in counters.iter().filter(|(_, limit)| *limit > 0) {
+            let counter = s.counters.entry(name.clone()).or_insert(Counter { count: 0, resets: now + window });
+            if counter.resets <= now {
+                *counter = Counter { count: 0, resets: now + window };
+            }
+            counter.count += 1;
+            if counter.count > *limit {
+                wait = wait.max(counter.resets - now);
+            }
+        }
+        (!wait.is_zero()).then_some(wait)
+    }
+
+    pub fn forget(&self, counter: &str) {
+        self.lock().counters.remove(counter);
+    }
+
+    /// Every string the store holds (ids, hashes, sealed successors): lets a test check that
+    /// no token is kept in clear.
+    pub fn stored_strings(&self) -> Vec<String> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for (id, f) in &s.families {
+            out.extend([id.clone(), f.current.clone()]);
+            if let Some(p) = &f.previous {
+                out.extend([p.hash.clone(), p.sealed_successor.clone()]);
+            }
+        }
+        out.extend(s.counters.keys().cloned());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> MemoryTokens {
+        MemoryTokens::new(Duration::from_secs(60), Duration::from_secs(10))
+    }
+
+    #[test]
+    fn a_sweep_after_expiry_removes_the_session() {
+        let store = store();
+        let token = RefreshToken::generate();
+        store.store_new(Uuid::now_v7(), &token);
+        assert_eq!(store.sweep_and_count(Instant::now()), 1);
+        assert_eq!(store.sweep_and_count(Instant::now() + Duration::from_secs(61)), 0);
+        assert!(store.stored_strings().is_empty());
+        assert_eq!(store.rotate(&token, &token.successor()), Rotation::Invalid);
+    }
+
+    #[test]
+    fn rotation_grace_and_replay_follow_the_redis_rules() {
+        let store = store();
+        let user = Uuid::now_v7();
+        let t0 = RefreshToken::generate();
+        store.store_new(user, &t0);
+        let t1 = t0.successor();
+        assert_eq!(store.rotate(&t0, &t1), Rotation::Rotated(user));
+        assert!(matches!(store.rotate(&t0, &t0.successor()), Rotation::Grace { .. }));
+        let t2 = t1.successor();
+        assert_eq!(store.rotate(&t1, &t2), Rotation::Rotated(user));
+        assert_eq!(store.rotate(&t0, &t0.successor()), Rotation::Reused(user), "an older generation is a replay");
+        assert_eq!(store.rotate(&t2, &t2.successor()), Rotation::Invalid, "the family is revoked");
+    }
+
+    #[test]
+    fn a_new_login_replaces_the_previous_family() {
+        let store = store();
+        let user = Uuid::now_v7();
+        let (first, second) = (RefreshToken::generate(), RefreshToken::generate());
+        store.store_new(user, &first);
+        store.store_new(user, &second);
+        assert_eq!(store.rotate(&first, &first.successor()), Rotation::Invalid);
+        assert_eq!(store.sweep_and_count(Instant::now()), 1);
+    }
+
+    #[test]
+    fn counters_refuse_past_their_limit_until_the_window_ends() {
+        let store = store();
+        let counters = vec![("login:ip:x".to_string(), 2), ("login:account:y".to_string(), 0)];
+        assert_eq!(store.hit(&counters, Duration::from_secs(60)), None);
+        assert_eq!(store.hit(&counters, Duration::from_secs(60)), None);
+        assert!(store.hit(&counters, Duration::from_secs(60)).is_some_and(|w| w <= Duration::from_secs(60)));
+        store.forget("login:ip:x");
+        assert_eq!(store.hit(&counters, Duration::from_secs(60)), None);
+    }
+}

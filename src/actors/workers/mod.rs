@@ -1,0 +1,6 @@
+//! Background workers: periodic jobs run as actors, each with its tick as a plain function that
+//! tests drive directly.
+
+pub mod live_tokens;
+
+pub use live_tokens::{LiveTokensWorker, PoolProbe, Probes, TickReport};

@@ -1,0 +1,23 @@
+//! gatehouse: an authentication service. Argon2id passwords, short-lived JWT access tokens,
+//! rotating refresh tokens in an HttpOnly cookie; the work is done by actors.
+
+pub mod actors;
+pub mod client;
+pub mod config;
+pub mod cookie;
+pub mod domain;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod healthcheck;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+pub mod schema;
+pub mod secret;
+pub mod startup;
+pub mod state;
+pub mod store_arbiters;
+pub mod telemetry;
+pub mod throttle;
+pub mod tokens;

@@ -1,0 +1,53 @@
+//! `GET /health/live` and `GET /health/ready`: liveness, and readiness of each dependency.
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use serde::Serialize;
+
+use crate::envelope::{Envelope, success};
+use crate::state::AppState;
+
+/// The process is up and serving: never depends on PostgreSQL or Redis, so an orchestrator
+/// does not restart a healthy replica because a dependency is away.
+pub async fn live() -> HttpResponse {
+    success(StatusCode::OK, serde_json::json!({ "status": "live" }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    status: &'static str,
+    checks: Checks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_type: Option<&'static str>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Checks {
+    database: &'static str,
+    token_store: &'static str,
+}
+
+/// Ready when both stores answer; otherwise 503 naming the one that does not.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let (db, store) = futures_util::future::join(state.users.ping(), state.tokens.ping()).await;
+    let word = |ok: bool| if ok { "up" } else { "down" };
+    let checks = Checks { database: word(db.is_ok()), token_store: word(store.is_ok()) };
+    if db.is_ok() && store.is_ok() {
+        return success(StatusCode::OK, Readiness { status: "ready", checks, error_code: None, message: None, error_type: None });
+    }
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    HttpResponse::build(status).json(Envelope {
+        success: false,
+        status: status.as_u16(),
+        content: Readiness {
+            status: "not_ready",
+            checks,
+            error_code: Some("SERVICE_UNAVAILABLE"),
+            message: Some("a dependency is unavailable, see checks"),
+            error_type: Some("ServiceError"),
+        },
+    })
+}

@@ -1,0 +1,210 @@
+//! `Application`: the one place where pools, actors and the HTTP server are made, and where the
+//! storage engines are chosen (PostgreSQL or SQLite for users, Redis or memory for tokens).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix::Actor;
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+
+use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
+use crate::actors::user_repo::{UserCache, UserStore};
+use crate::actors::workers::{LiveTokensWorker, PoolProbe, Probes};
+use crate::actors::{Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
+use crate::config::{Config, Database, TokenStoreKind};
+use crate::cookie::RefreshCookie;
+use crate::domain::PasswordPolicy;
+use crate::metrics::exporter::MetricsServer;
+use crate::throttle::Throttle;
+use crate::middleware::{REQUEST_ID, request_context};
+use crate::routes;
+use crate::state::AppState;
+use crate::store_arbiters::StoreArbiters;
+use crate::tokens::AccessTokens;
+
+/// How often the live refresh tokens are counted and the pools sampled.
+const LIVE_TOKENS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    token_backend: TokenBackend,
+    metrics: Option<MetricsServer>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // First, so that everything made below records into the exporter's recorder.
+        let metrics = config.metrics_addr.map(crate::metrics::exporter::serve).transpose()?;
+        let secret = crate::secret::load_or_generate(config.jwt_secret.as_deref(), &config.data_dir)?;
+        let access = Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
+
+        if let Database::Sqlite(url) = &config.database {
+            create_parent_dir(url)?;
+        }
+        let user_store = UserStore::connect_lazy(&config.database, config.database_max_connections, config.dependency_timeout)
+            .context("DATABASE_URL is not a valid database URL")?;
+        let schema = crate::schema::migrate(&user_store).await?;
+        let token_backend = match &config.token_store {
+            TokenStoreKind::Redis(url) => TokenBackend::Redis(Arc::new(
+                RedisTokens::new(RedisSettings {
+                    url,
+                    prefix: &config.redis_key_prefix,
+                    max_connections: config.redis_max_connections,
+                    timeout: config.dependency_timeout,
+                    ttl: config.refresh_token_ttl,
+                    grace: config.refresh_reuse_grace,
+                })
+                .context("REDIS_URL is not a valid Redis URL")?,
+            )),
+            TokenStoreKind::Memory => TokenBackend::Memory(Arc::new(MemoryTokens::new(config.refresh_token_ttl, config.refresh_reuse_grace))),
+        };
+        log::info!("users in {}, refresh tokens in {}", user_store.engine(), token_backend.engine());
+        if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.database, Database::Sqlite(_)) {
+            log::warn!(
+                "embedded storage is for one process only: run a single replica, or set DATABASE_URL=postgres://… and REDIS_URL=redis://… to share state"
+            );
+        }
+        let hasher = Hasher::start(&config.argon2, config.hasher_threads, config.hasher_queue, config.hasher_nice);
+        crate::metrics::hasher_threads(config.hasher_threads);
+        let user_cache = Arc::new(UserCache::new(config.user_cache_ttl, config.user_cache_size));
+        let actor_timeout = config.dependency_timeout * 2;
+        // One worker per process: it counts the live refresh tokens, pings the stores and
+        // samples the pools every LIVE_TOKENS_INTERVAL, off the request path.
+        LiveTokensWorker::new(
+            Probes {
+                tokens: token_backend.clone(),
+                users: Users::new(UserRepo::new(user_store.clone()).start(), actor_timeout).gated(schema.clone()),
+                pools: std::iter::once(PoolProbe::Database(user_store.clone()))
+                    .chain(match &token_backend {
+                        TokenBackend::Redis(redis) => Some(PoolProbe::Redis { tokens: redis.clone(), max: config.redis_max_connections }),
+                        TokenBackend::Memory(_) => None,
+                    })
+                    .collect(),
+                exporter: metrics.as_ref().map(|m| m.recorder.clone()),
+            },
+            LIVE_TOKENS_INTERVAL,
+        )
+        .start();
+
+        let listener = TcpListener::bind(config.listen_addr()).with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
+        let port = listener.local_addr()?.port();
+        let cookie = RefreshCookie::from_config(&config);
+        let json = routes::json_config(config.max_body_bytes);
+        let origins: Arc<[String]> = config.cors_origins.clone().into();
+        let trusted_proxies: Arc<[crate::config::IpNet]> = config.trusted_proxies.clone().into();
+        let throttle_config = config.throttle.clone();
+        let password_policy = PasswordPolicy { deny_common: config.password_denylist };
+
+        let backend = token_backend.clone();
+        let stores = Arc::new(StoreArbiters::start(config.workers));
+        let workers = config.workers;
+        let server = HttpServer::new(move || {
+            // The token store and user repository actors are started here, once per HTTP
+            // worker, so each worker's requests run on a thread of their own; a single shared
+            // actor would funnel every worker's futures through one. They run on store arbiters
+            // rather than on the worker itself, so the pooled connections outlive the workers
+            // during a graceful shutdown (see `store_arbiters`). The PostgreSQL pool is shared;
+            // each store thread opens its own Redis pool (below). The hasher is the opposite on
+            // purpose: one SyncArbiter for the whole process, so its thread count bounds Argon2's
+            // CPU and memory. The user cache is shared too, so a user read by one worker is a hit
+            // on every other.
+            let arbiter = stores.next();
+            let (store, backend) = (user_store.clone(), backend.clone());
+            let users = Users::new(UserRepo::start_in_arbiter(arbiter, move |_| UserRepo::new(store)), actor_timeout)
+                .gated(schema.clone())
+                .cached(user_cache.clone());
+            // The factory runs on the store thread: the Redis pool it opens there keeps its
+            // connections' I/O on the same thread as the actor that uses them.
+            let tokens = TokenStore::new(
+                TokenStoreActor::start_in_arbiter(arbiter, move |_| TokenStoreActor::new(backend.for_worker(workers))),
+                actor_timeout,
+            );
+            let state = web::Data::new(AppState {
+                hasher: hasher.clone(),
+                throttle: Throttle::new(tokens.clone(), throttle_config.clone()),
+                tokens,
+                users,
+                access: access.clone(),
+                cookie: cookie.clone(),
+                password_policy,
+                cors_origins: origins.clone(),
+                trusted_proxies: trusted_proxies.clone(),
+            });
+            App::new()
+                .app_data(state)
+                .app_data(json.clone())
+                .wrap(cors(&origins))
+                .wrap(from_fn(request_context))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .workers(config.workers)
+        .shutdown_timeout(config.shutdown_grace.as_secs())
+        .listen(listener)?
+        .run();
+        log::info!("gatehouse listening on http://{}:{port}", config.host);
+        Ok(Application { port, server, token_backend, metrics })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The port of the `/metrics` listener, when `METRICS_ADDR` is not `off`.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|m| m.port)
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops accepting and lets in-flight requests finish
+    /// within `SHUTDOWN_GRACE`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(metrics) = self.metrics {
+            metrics.handle.stop(true).await;
+        }
+        result
+    }
+
+    /// The token store's backend, for the workers that watch it (and for tests that look inside).
+    pub fn token_backend(&self) -> TokenBackend {
+        self.token_backend.clone()
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// SQLite creates the database file but not its directory.
+fn create_parent_dir(url: &str) -> anyhow::Result<()> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::secret::create_private_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Security: only the configured origins may read responses, with credentials (the refresh
+/// cookie). A request from another origin still reaches the route but its response carries no
+/// CORS headers, so the browser withholds it from the page.
+fn cors(origins: &[String]) -> Cors {
+    let allowed = origins.to_vec();
+    Cors::default()
+        .allowed_origin_fn(move |origin, _| origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o)))
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .supports_credentials()
+        .block_on_origin_mismatch(false)
+        .max_age(600)
+}

@@ -1,0 +1,218 @@
+//! Access tokens: HS256 JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// RFC 9068's media type for JWT access tokens; checked on every verification so that no other
+/// kind of JWT signed with the same key can pass as an access token (RFC 8725 §3.11).
+const ACCESS_TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub sub: Uuid,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: Uuid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessTokenError {
+    #[error("expired")]
+    Expired,
+    #[error("invalid")]
+    Invalid,
+}
+
+/// Signs and verifies access tokens with one secret.
+pub struct AccessTokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl AccessTokens {
+    pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> AccessTokens {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TYP.into());
+        // Security (RFC 8725 §3.1): the algorithm is pinned. `alg: none`, another HMAC size, or
+        // an asymmetric algorithm "verified" with this secret as a public key are all refused,
+        // whatever the token's header claims.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.leeway = leeway.as_secs();
+        AccessTokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            header,
+            validation,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A fresh token for `user_id`, valid from now for the configured lifetime.
+    pub fn sign(&self, user_id: Uuid) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = AccessClaims {
+            sub: user_id,
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl.as_secs() as i64,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: Uuid::new_v4(),
+        };
+        self.sign_claims(&claims)
+    }
+
+    /// Signs arbitrary claims with the service's header: used by `sign` and by tests that need
+    /// a token with particular times.
+    pub fn sign_claims(&self, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&self.header, claims, &self.encoding)
+    }
+
+    /// Expired tokens are told apart from every other refusal, so a client knows to refresh.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, AccessTokenError> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => AccessTokenError::Expired,
+                // The reason (never the token) is for operators; the client only learns "invalid".
+                kind => {
+                    log::debug!("access token refused: {kind:?}");
+                    AccessTokenError::Invalid
+                }
+            }
+        })?;
+        if data.header.typ.as_deref() != Some(ACCESS_TYP) {
+            log::debug!("access token refused: typ is not {ACCESS_TYP}");
+            return Err(AccessTokenError::Invalid);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn tokens() -> AccessTokens {
+        AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::ZERO)
+    }
+
+    fn claims(exp_offset: i64) -> AccessClaims {
+        let now = chrono::Utc::now().timestamp();
+        AccessClaims {
+            sub: Uuid::new_v4(),
+            iat: now,
+            nbf: now,
+            exp: now + exp_offset,
+            iss: "gatehouse".into(),
+            aud: "gatehouse".into(),
+            jti: Uuid::new_v4(),
+        }
+    }
+
+    fn b64(v: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn a_signed_token_verifies_to_its_subject() {
+        let t = tokens();
+        let id = Uuid::new_v4();
+        assert_eq!(t.verify(&t.sign(id).unwrap()).unwrap().sub, id);
+    }
+
+    #[test]
+    fn an_expired_token_is_told_apart() {
+        let t = tokens();
+        let token = t.sign_claims(&claims(-10)).unwrap();
+        assert_eq!(t.verify(&token), Err(AccessTokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_invalid() {
+        let other = AccessTokens::new(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
+        assert_eq!(tokens().verify(&other.sign(Uuid::new_v4()).unwrap()), Err(AccessTokenError::Invalid));
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let header = b64(&serde_json::json!({"alg": "none", "typ": "at+jwt"}));
+        let payload = b64(&serde_json::to_value(claims(60)).unwrap());
+        assert_eq!(tokens().verify(&format!("{header}.{payload}.")), Err(AccessTokenError::Invalid));
+    }
+
+    #[test]
+    fn another_issuer_or_audience_is_refused() {
+        let t = tokens();
+        let mut c = claims(60);
+        c.iss = "someone-else".into();
+        assert_eq!(t.verify(&t.sign_claims(&c).unwrap()), Err(AccessTokenError::Invalid));
+        let mut c = claims(60);
+        c.aud = "another-api".into();
+        assert_eq!(t.verify(&t.sign_claims(&c).unwrap()), Err(AccessTokenError::Invalid));
+    }
+
+    #[test]
+    fn a_jwt_without_the_access_typ_is_refused() {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some("JWT".into());
+        let token = jsonwebtoken::encode(&header, &claims(60), &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(tokens().verify(&token), Err(AccessTokenError::Invalid));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_strings_never_verify(s in "\\PC{0,300}") {
+            proptest::prop_assert_eq!(tokens().verify(&s), Err(AccessTokenError::Invalid));
+        }
+
+        #[test]
+        fn a_signed_token_with_any_single_character_changed_never_verifies(pos in 0usize..400, c in "[A-Za-z0-9_.-]") {
+            let t = tokens();
+            let token = t.sign(Uuid::new_v4()).unwrap();
+            let pos = pos % token.len();
+            let mut bytes = token.clone().into_bytes();
+            bytes[pos] = c.as_bytes()[0];
+            let changed = String::from_utf8(bytes).unwrap();
+            // Base64 may decode two different final characters to the same bytes.
+            let same_bytes = |a: &str, b: &str| URL_SAFE_NO_PAD.decode(a).ok() == URL_SAFE_NO_PAD.decode(b).ok();
+            let segment = |s: &str, i: usize| s.split('.').nth(i).unwrap_or_default().to_string();
+            let equivalent = (0..3).all(|i| same_bytes(&segment(&changed, i), &segment(&token, i))) && changed.matches('.').count() == 2;
+            if !equivalent {
+                proptest::prop_assert!(t.verify(&changed).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_is_invalid_not_a_panic() {
+        for junk in ["", ".", "..", "a.b.c", "eyJ.eyJ.sig", &"x".repeat(10_000)] {
+            assert_eq!(tokens().verify(junk), Err(AccessTokenError::Invalid), "{junk:.20}");
+        }
+    }
+}

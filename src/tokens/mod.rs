@@ -1,0 +1,7 @@
+//! The two tokens: a short-lived signed access token (JWT) and a long-lived opaque refresh token.
+
+pub mod access;
+pub mod refresh;
+
+pub use access::{AccessClaims, AccessTokenError, AccessTokens};
+pub use refresh::{RefreshToken, TokenHash};

@@ -1,0 +1,294 @@
+//! `spawn_app`: a gatehouse on port 0 with storage of its own, on the backend the run asks for.
+//!
+//! `GATEHOUSE_TEST_BACKEND=embedded` runs every API test on the embedded default (SQLite in a
+//! fresh data directory, refresh tokens in memory); anything else (the default) on PostgreSQL
+//! (a freshly created and migrated database per test) and Redis (a key prefix per test).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use gatehouse::actors::token_store::TokenBackend;
+use gatehouse::config::Config;
+use gatehouse::startup::Application;
+use gatehouse::tokens::AccessTokens;
+use reqwest::Response;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection, postgres::PgConnectOptions};
+use uuid::Uuid;
+
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    /// The `/metrics` listener's address, when the test turned `METRICS_ADDR` on.
+    pub metrics_address: Option<String>,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub backend: TokenBackend,
+    pub server: actix_web::dev::ServerHandle,
+}
+
+/// Whether this run tests the embedded default rather than PostgreSQL + Redis.
+pub fn embedded() -> bool {
+    std::env::var("GATEHOUSE_TEST_BACKEND").is_ok_and(|b| b == "embedded")
+}
+
+/// A fresh, empty data directory.
+pub fn data_dir() -> String {
+    let dir = std::env::temp_dir().join(format!("gh-test-{}", Uuid::new_v4().simple()));
+    dir.to_string_lossy().into_owned()
+}
+
+/// The server `DATABASE_URL` points at (its database name is replaced per test).
+pub fn database_server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn create_database() -> String {
+    let server = database_server_url();
+    let admin = PgConnectOptions::from_str(&server).expect("DATABASE_URL parses").database("postgres");
+    let mut conn = PgConnection::connect_with(&admin).await.expect("PostgreSQL is reachable at DATABASE_URL (run scripts/test)");
+    let name = format!("gh_test_{}", Uuid::new_v4().simple());
+    conn.execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create test database");
+    with_database(&server, &name)
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts a server with the test defaults, changed by `overrides` (environment variable names;
+/// an empty value unsets a variable).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let mut vars = test_vars();
+    vars.insert("DATA_DIR".into(), data_dir());
+    if !embedded() {
+        vars.insert("DATABASE_URL".into(), create_database().await);
+        vars.insert("REDIS_URL".into(), redis_url());
+        vars.insert("REDIS_KEY_PREFIX".into(), format!("gh-test:{}:", Uuid::new_v4().simple()));
+    }
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    start(vars).await
+}
+
+/// The settings every test server starts from: no storage chosen yet (the embedded default).
+pub fn test_vars() -> HashMap<String, String> {
+    [
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("WORKERS", "2"),
+        ("JWT_SECRET", TEST_SECRET),
+        ("METRICS_ADDR", "off"),
+        // Cheap Argon2 for tests: the same code path, smaller parameters.
+        ("ARGON2_M_KIB", "1024"),
+        ("ARGON2_T", "1"),
+        ("ARGON2_P", "1"),
+        ("HASHER_THREADS", "2"),
+        // Test keys expire on their own within minutes.
+        ("REFRESH_TOKEN_TTL", "900"),
+        ("DEPENDENCY_TIMEOUT_MS", "2000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Starts a server on exactly these variables.
+pub async fn start(vars: HashMap<String, String>) -> TestApp {
+    let config = Config::from_map(&vars).expect("test configuration is valid");
+    let app = Application::build(config.clone()).await.expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
+    let (backend, server) = (app.token_backend(), app.handle());
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { address, metrics_address, client, config, backend, server }
+}
+
+/// A registered user and what their registration returned.
+pub struct Session {
+    pub user_id: String,
+    pub username: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn register(&self, body: &Value) -> Response {
+        self.post_json("/auth/register", body).await
+    }
+
+    pub async fn login(&self, body: &Value) -> Response {
+        self.post_json("/auth/login", body).await
+    }
+
+    /// Registers a fresh user with a unique name.
+    pub async fn register_user(&self) -> Session {
+        let tag = &Uuid::new_v4().simple().to_string()[..10];
+        let (username, email) = (format!("user-{tag}"), format!("{tag}@example.com"));
+        let resp = self.register(&json!({"username": username, "email": email, "password": PASSWORD})).await;
+        assert_eq!(resp.status(), 201);
+        let refresh = refresh_cookie(&resp).expect("register sets the refresh cookie").value;
+        let body = body(resp).await;
+        Session {
+            user_id: body["content"]["user"]["id"].as_str().unwrap().to_string(),
+            username,
+            email,
+            access_token: body["content"]["access_token"].as_str().unwrap().to_string(),
+            refresh,
+        }
+    }
+
+    /// `POST /auth/refresh` with the given refresh token as the cookie.
+    pub async fn refresh(&self, token: &str) -> Response {
+        self.client.post(self.url("/auth/refresh")).header("Cookie", format!("jwt={token}")).send().await.unwrap()
+    }
+
+    pub async fn logout(&self, token: &str) -> Response {
+        self.client.post(self.url("/auth/logout")).header("Cookie", format!("jwt={token}")).send().await.unwrap()
+    }
+
+    pub async fn me(&self, access_token: &str) -> Response {
+        self.client.get(self.url("/auth/me")).bearer_auth(access_token).send().await.unwrap()
+    }
+
+    pub fn access_tokens(&self) -> AccessTokens {
+        AccessTokens::new(TEST_SECRET.as_bytes(), "gatehouse", "gatehouse", self.config.access_token_ttl, self.config.jwt_leeway)
+    }
+
+    /// `/metrics`, once the live-token worker's first tick has recorded its gauges (it runs at
+    /// startup, off the request path, and may finish after the first requests).
+    pub async fn scrape_after_first_tick(&self) -> String {
+        let url = format!("{}/metrics", self.metrics_address.as_deref().expect("the metrics listener is on"));
+        for _ in 0..100 {
+            let resp = self.client.get(&url).send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+            let text = resp.text().await.unwrap();
+            if text.contains("gatehouse_dependency_up{") && text.contains("gatehouse_pool_connections{") {
+                return text;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the live-token worker never ticked");
+    }
+
+    /// The database URL this server uses.
+    pub fn database_url(&self) -> String {
+        match &self.config.database {
+            gatehouse::config::Database::Postgres(url) | gatehouse::config::Database::Sqlite(url) => url.clone(),
+        }
+    }
+
+    /// The stored password hash of a user, read straight from the database.
+    pub async fn password_hash_of(&self, username: &str) -> String {
+        const QUERY: &str = "SELECT password_hash FROM users WHERE username = $1";
+        let url = self.database_url();
+        if url.starts_with("sqlite:") {
+            let mut conn = SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(QUERY).bind(username).fetch_one(&mut conn).await.unwrap()
+        } else {
+            let mut conn = PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(QUERY).bind(username).fetch_one(&mut conn).await.unwrap()
+        }
+    }
+
+    /// Every key and value this test's server keeps in its token store.
+    pub async fn token_store_dump(&self) -> Vec<String> {
+        let TokenBackend::Redis(_) = &self.backend else {
+            let TokenBackend::Memory(memory) = &self.backend else { unreachable!() };
+            return memory.stored_strings();
+        };
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", self.config.redis_key_prefix)).query_async(&mut conn).await.unwrap();
+        let mut out = keys.clone();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+            let values: Vec<String> = match kind.as_str() {
+                "string" => vec![redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap()],
+                "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap(),
+                "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await.unwrap(),
+                _ => vec![],
+            };
+            out.extend(values);
+        }
+        out
+    }
+}
+
+/// A `Set-Cookie` for the refresh cookie: its value and its attributes, lower-cased.
+#[derive(Debug, Clone)]
+pub struct SetCookie {
+    pub value: String,
+    pub attributes: Vec<String>,
+}
+
+impl SetCookie {
+    pub fn has(&self, attribute: &str) -> bool {
+        self.attributes.iter().any(|a| a.eq_ignore_ascii_case(attribute))
+    }
+}
+
+pub fn refresh_cookie(resp: &Response) -> Option<SetCookie> {
+    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|raw| {
+        let mut parts = raw.split(';').map(str::trim);
+        let value = parts.next()?.strip_prefix("jwt=")?.to_string();
+        Some(SetCookie { value, attributes: parts.map(str::to_string).collect() })
+    })
+}
+
+/// The attributes every refresh cookie must carry, the rotated and the cleared one too.
+pub fn assert_cookie_attributes(cookie: &SetCookie) {
+    assert!(cookie.has("HttpOnly"), "{cookie:?}");
+    assert!(cookie.has("Path=/auth"), "{cookie:?}");
+    assert!(cookie.has("SameSite=Lax"), "{cookie:?}");
+    assert!(cookie.attributes.iter().any(|a| a.starts_with("Max-Age=")), "{cookie:?}");
+}
+
+pub async fn body(resp: Response) -> Value {
+    let text = resp.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts the error envelope, returns the body.
+pub async fn assert_error(resp: Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status);
+    assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("application/json"));
+    let body = body(resp).await;
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["content"]["error_code"], code, "{body}");
+    assert!(body["content"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["content"]["error_type"].as_str().is_some(), "{body}");
+    body
+}

@@ -1,0 +1,22 @@
+//! API tests: the real server on port 0, each test with its own PostgreSQL database and Redis
+//! key prefix. One binary, one module per endpoint.
+
+mod dashboards;
+mod demo_client;
+mod embedded;
+mod forged_tokens;
+mod health;
+mod helpers;
+mod hostile_input;
+mod login;
+mod logout;
+mod me;
+mod metrics;
+mod openapi;
+mod origin;
+mod ping;
+mod refresh;
+mod register;
+mod secrets;
+mod throttle;
+mod thunder_client;

@@ -1,0 +1,153 @@
+//! `/metrics`: served on its own listener with the metrics operators alert on, never on the
+//! public port; and the live-token worker's tick, driven directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use gatehouse::actors::token_store::{RedisSettings, RedisTokens, TokenBackend};
+use gatehouse::actors::workers::live_tokens::tick;
+use gatehouse::actors::workers::{PoolProbe, Probes};
+use gatehouse::actors::user_repo::UserStore;
+use gatehouse::actors::{UserRepo, Users};
+use gatehouse::tokens::RefreshToken;
+use serde_json::json;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+use crate::helpers::{database_server_url, redis_url, spawn_app, spawn_app_with};
+
+#[actix_web::test]
+async fn metrics_are_served_on_their_own_listener_after_traffic() {
+    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let session = app.register_user().await;
+    app.login(&json!({"username": session.username, "password": "not the password"})).await;
+    let rotated = app.refresh(&session.refresh).await;
+    assert_eq!(rotated.status(), 200);
+    app.refresh(&session.refresh).await; // the predecessor again, within the grace window
+    app.refresh("not-a-token").await;
+    app.logout(&session.refresh).await;
+
+    let text = app.scrape_after_first_tick().await;
+    // At least: under `cargo test` other tests' servers share this process's recorder.
+    for (series, at_least) in [
+        (r#"gatehouse_http_requests_total{method="POST",route="/auth/register",status="2xx"}"#, 1.0),
+        (r#"gatehouse_http_request_duration_seconds_bucket{route="/auth/login",le="+Inf"}"#, 1.0),
+        ("gatehouse_http_requests_in_flight", 0.0),
+        (r#"gatehouse_registrations_total{outcome="success"}"#, 1.0),
+        (r#"gatehouse_logins_total{outcome="failure"}"#, 1.0),
+        (r#"gatehouse_logins_total{outcome="throttled"}"#, 0.0),
+        (r#"gatehouse_refreshes_total{outcome="rotated"}"#, 1.0),
+        (r#"gatehouse_refreshes_total{outcome="grace"}"#, 1.0),
+        (r#"gatehouse_refreshes_total{outcome="invalid"}"#, 1.0),
+        (r#"gatehouse_refreshes_total{outcome="reused"}"#, 0.0),
+        (r#"gatehouse_logouts_total{outcome="success"}"#, 1.0),
+        (r#"gatehouse_argon2_duration_seconds_count{operation="hash"}"#, 1.0),
+        (r#"gatehouse_argon2_duration_seconds_count{operation="verify"}"#, 1.0),
+        ("gatehouse_hasher_queue_depth", 0.0),
+        ("gatehouse_hasher_busy_threads", 0.0),
+        ("gatehouse_hasher_threads", 2.0),
+        (r#"gatehouse_store_operation_duration_seconds_count{store="token_store",operation="Rotate"}"#, 2.0),
+        (r#"gatehouse_store_operation_duration_seconds_count{store="user_repo",operation="CreateUser"}"#, 1.0),
+        (r#"gatehouse_store_errors_total{store="token_store",kind="unavailable"}"#, 0.0),
+        (r#"gatehouse_dependency_up{dependency="database"}"#, 1.0),
+        ("gatehouse_refresh_tokens_live", 0.0),
+        ("process_resident_memory_bytes", 1.0),
+        ("process_cpu_seconds_total", 0.0),
+        ("process_open_fds", 3.0),
+    ] {
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("missing {series} in:\n{text}"));
+        let value: f64 = value.trim().parse().unwrap();
+        assert!(value >= at_least, "{series} = {value}, expected at least {at_least}");
+    }
+    // The pools of the engines this run uses: SQLite alone on the embedded backend.
+    let pools: &[&str] = if crate::helpers::embedded() { &["sqlite"] } else { &["postgres", "redis"] };
+    for pool in pools {
+        for state in ["idle", "in_use"] {
+            let series = format!(r#"gatehouse_pool_connections{{pool="{pool}",state="{state}"}}"#);
+            assert!(text.contains(&series), "missing {series} in:\n{text}");
+        }
+    }
+    assert!(text.contains("gatehouse_build_info{"), "{text}");
+    // No label carries an id, a name or a token.
+    assert!(!text.contains(&session.user_id) && !text.contains(&session.username) && !text.contains(&session.refresh));
+}
+
+#[actix_web::test]
+async fn the_public_port_does_not_serve_metrics() {
+    let app = spawn_app().await;
+    crate::helpers::assert_error(app.get("/metrics").await, 404, "NOT_FOUND").await;
+}
+
+#[actix_web::test]
+async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired_ones() {
+    let prefix = format!("gh-test:{}:", Uuid::new_v4().simple());
+    let url = redis_url();
+    let settings = |ttl| RedisSettings {
+        url: &url,
+        prefix: &prefix,
+        max_connections: 2,
+        timeout: Duration::from_secs(2),
+        ttl,
+        grace: Duration::from_secs(0),
+    };
+    let long = Arc::new(RedisTokens::new(settings(Duration::from_secs(60))).unwrap());
+    let short = RedisTokens::new(settings(Duration::from_millis(200))).unwrap();
+    let pg = PgPoolOptions::new().max_connections(1).connect_lazy(&database_server_url()).unwrap();
+    let probes = Probes {
+        tokens: TokenBackend::Redis(long.clone()),
+        users: Users::new(UserRepo::new(UserStore::Postgres(pg.clone())).start(), Duration::from_secs(2)),
+        pools: vec![PoolProbe::Database(UserStore::Postgres(pg)), PoolProbe::Redis { tokens: long.clone(), max: 2 }],
+        exporter: None,
+    };
+    assert_eq!(tick(&probes).await.live_tokens, Some(0));
+
+    let user = Uuid::new_v4();
+    long.store_new(user, &RefreshToken::generate()).await.unwrap();
+    long.store_new(user, &RefreshToken::generate()).await.unwrap(); // a second login replaces the first: still one
+    long.store_new(Uuid::new_v4(), &RefreshToken::generate()).await.unwrap();
+    short.store_new(Uuid::new_v4(), &RefreshToken::generate()).await.unwrap();
+    let report = tick(&probes).await;
+    assert_eq!(report.live_tokens, Some(3));
+    assert!(report.database_up && report.token_store_up);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(tick(&probes).await.live_tokens, Some(2), "the expired token is swept");
+}
+
+#[actix_web::test]
+async fn a_worker_tick_reports_a_store_that_is_down() {
+    let down = RedisTokens::new(RedisSettings {
+        url: "redis://127.0.0.1:1",
+        prefix: "gh-test:down:",
+        max_connections: 1,
+        timeout: Duration::from_millis(300),
+        ttl: Duration::from_secs(60),
+        grace: Duration::from_secs(0),
+    })
+    .unwrap();
+    let pg = PgPoolOptions::new().max_connections(1).connect_lazy(&database_server_url()).unwrap();
+    let probes = Probes {
+        tokens: TokenBackend::Redis(Arc::new(down)),
+        users: Users::new(UserRepo::new(UserStore::Postgres(pg)).start(), Duration::from_secs(2)),
+        pools: vec![],
+        exporter: None,
+    };
+    let report = tick(&probes).await;
+    assert_eq!(report.live_tokens, None);
+    assert!(!report.token_store_up && report.database_up);
+}
+
+#[actix_web::test]
+async fn a_refresh_the_token_store_cannot_serve_counts_as_an_error() {
+    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DEPENDENCY_TIMEOUT_MS", "300")]).await;
+    let token = gatehouse::tokens::RefreshToken::generate().encode();
+    assert_eq!(app.refresh(&token).await.status(), 503);
+    let text = app.client.get(format!("{}/metrics", app.metrics_address.clone().unwrap())).send().await.unwrap().text().await.unwrap();
+    let errors = |line: &str| text.lines().find_map(|l| l.strip_prefix(line)).map(|v| v.trim().parse::<f64>().unwrap());
+    assert!(errors(r#"gatehouse_refreshes_total{outcome="error"} "#) >= Some(1.0), "{text}");
+    assert!(errors(r#"gatehouse_store_errors_total{store="token_store",kind="unavailable"} "#) >= Some(1.0), "{text}");
+}

@@ -1,0 +1,11 @@
+//! Fault injection: gatehouse replicas (the real binary) over their own PostgreSQL and Redis on
+//! private loopback ports, which the tests crash, freeze and restart mid-traffic; the outcomes
+//! are asserted from the clients' side. See the README's Reliability section.
+
+mod consistency;
+mod dependencies;
+mod gatehouse;
+mod overload;
+mod replicas;
+mod services;
+mod shutdown;

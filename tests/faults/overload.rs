@@ -146,7 +146,7 @@ async fn a_login_is_shed_before_it_touches_the_database() {
     let (pg, redis) = (Postgres::start(), Redis::start());
     // A hash long enough (several hundred milliseconds) that the login below surely finds the
     // hasher's one place taken, however slow the machine is at the moment.
-    let settings = [("HASHER_THREADS", "1"), ("HASHER_QUEUE", "1"), ("ARGON2_M_KIB", "32768"), ("ARGON2_T", "40")];
+    let settings = [("HASHER_THREADS", "1"), ("HASHER_QUEUE", "1"), ("ARGON2_M_KIB", "32768"), ("ARGON2_T", "20")];
     let app = Arc::new(Replica::over(&pg, &redis, &settings).await);
     let client = Client::new();
     let name = unique_name("shed-first");

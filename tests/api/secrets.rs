@@ -77,3 +77,20 @@ async fn a_weaker_stored_hash_is_upgraded_at_the_next_login() {
     assert!(upgraded.starts_with("$argon2id$v=19$m=2048,t=2,p=1$"), "{upgraded}");
     assert_eq!(stronger.login(&json!({"username": user.username, "password": PASSWORD})).await.status(), 200);
 }
+
+#[actix_web::test]
+async fn no_response_carrying_a_token_or_user_data_may_be_cached() {
+    let app = spawn_app().await;
+    let user = app.register_user().await;
+    let login = app.login(&json!({"username": user.username, "password": PASSWORD})).await;
+    let cookie = refresh_cookie(&login).unwrap().value;
+    let responses = [
+        ("login", login),
+        ("refresh", app.refresh(&cookie).await),
+        ("me", app.me(&user.access_token).await),
+        ("a refused token", app.me("not.a.token").await),
+    ];
+    for (what, resp) in responses {
+        assert_eq!(resp.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"), "{what}");
+    }
+}

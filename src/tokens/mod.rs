@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod refresh;
+pub mod verified;
 
 pub use access::{AccessClaims, AccessTokenError, AccessTokens};
 pub use refresh::{RefreshToken, TokenHash};

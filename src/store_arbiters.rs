@@ -1,12 +1,13 @@
-//! `StoreArbiters`: the threads the store actors run on, apart from the HTTP workers.
+//! `StoreArbiters`: the threads the user repository actors run on, apart from the HTTP workers.
 //!
-//! Reliability: a pooled PostgreSQL or Redis connection belongs to the runtime that opened it
-//! (its socket is registered there, and a multiplexed Redis connection's driver task runs
-//! there). The pools are shared by all HTTP workers, but on SIGTERM each worker's runtime stops
-//! on its own, idle ones first; a connection one of them had opened then broke under the
-//! requests the other workers were still finishing, which answered 503 instead of completing.
-//! Store actors on arbiters that live as long as the process keep every connection alive
-//! until the end. One arbiter per HTTP worker keeps the parallelism of per-worker actors.
+//! Reliability: a pooled PostgreSQL connection belongs to the runtime that opened it (its
+//! socket is registered there). The PostgreSQL pool is shared by all HTTP workers, but on
+//! SIGTERM each worker's runtime stops on its own, idle ones first; a connection one of them had
+//! opened then broke under the requests the other workers were still finishing, which answered
+//! 503 instead of completing. Repository actors on arbiters that live as long as the process
+//! keep every connection alive until the end. One arbiter per HTTP worker keeps the parallelism
+//! of per-worker actors. (The token store needs none of this: each worker has a Redis pool of
+//! its own, used by its own requests only.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -5,6 +5,7 @@
 //! (hashes only), `user:{uid}` names the user's one live family, and `live` is a sorted set of
 //! user ids by expiry that the live-token worker counts. Every key expires with the token.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,9 +41,12 @@ impl RedisManager {
     }
 }
 
+/// A pooled multiplexed connection, and whether any command sent over it failed. The flag is
+/// shared with every clone handed out, since commands run on clones after the connection went
+/// back to the pool (see `RedisTokens::with_conn`).
 pub struct RedisConn {
     conn: MultiplexedConnection,
-    broken: bool,
+    broken: Arc<AtomicBool>,
 }
 
 impl bb8::ManageConnection for RedisManager {
@@ -50,7 +54,8 @@ impl bb8::ManageConnection for RedisManager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<RedisConn, RedisError> {
-        Ok(RedisConn { conn: self.client.get_multiplexed_async_connection_with_config(&self.config).await?, broken: false })
+        let conn = self.client.get_multiplexed_async_connection_with_config(&self.config).await?;
+        Ok(RedisConn { conn, broken: Arc::default() })
     }
 
     async fn is_valid(&self, c: &mut RedisConn) -> Result<(), RedisError> {
@@ -58,7 +63,19 @@ impl bb8::ManageConnection for RedisManager {
     }
 
     fn has_broken(&self, c: &mut RedisConn) -> bool {
-        c.broken
+        c.broken.load(Ordering::Relaxed)
+    }
+}
+
+/// Marks a connection broken when dropped armed: when its command failed, or was cut short by
+/// the timeout (its future dropped mid-flight).
+struct Failing(Option<Arc<AtomicBool>>);
+
+impl Drop for Failing {
+    fn drop(&mut self) {
+        if let Some(broken) = self.0.take() {
+            broken.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -145,17 +162,22 @@ impl RedisTokens {
         self.ttl.as_millis() as u64
     }
 
-    /// Runs `op` on a pooled connection within the timeout. A connection whose operation failed
-    /// or was cut short by the timeout is marked broken, so the pool replaces it.
+    /// Runs `op` on a pooled connection within the timeout.
+    ///
+    /// The connection goes back to the pool as soon as it is taken, and `op` runs on a clone
+    /// of it: a multiplexed connection is made to be shared, so the concurrent requests of a
+    /// worker pipeline their commands over one socket (one write and one read for many of
+    /// them, on gatehouse's side and on Redis's) instead of taking a connection each. Every
+    /// command is a single script, so none needs a connection to itself. A connection on which
+    /// a command failed or timed out is marked broken: the next request skips it and the pool
+    /// replaces it.
     async fn with_conn<T>(&self, op: impl AsyncFnOnce(&mut MultiplexedConnection) -> RedisResult<T>) -> Result<T, ApiError> {
         let work = async {
-            let mut pooled = self.pool.get().await.map_err(|e| {
-                log::warn!("token store: no Redis connection: {e}");
-                ApiError::Unavailable(Dependency::TokenStore)
-            })?;
-            pooled.broken = true;
-            let result = op(&mut pooled.conn).await;
-            pooled.broken = result.is_err();
+            let (mut conn, mut failing) = self.shared_conn().await?;
+            let result = op(&mut conn).await;
+            if result.is_ok() {
+                failing.0 = None;
+            }
             result.map_err(|e| {
                 log::error!("token store: Redis error: {e}");
                 ApiError::Unavailable(Dependency::TokenStore)
@@ -165,6 +187,21 @@ impl RedisTokens {
             log::warn!("token store: Redis did not answer within {} ms", self.timeout.as_millis());
             Err(ApiError::Unavailable(Dependency::TokenStore))
         })
+    }
+
+    /// A clone of a healthy pooled connection, and the guard that marks it broken unless the
+    /// caller disarms it. A connection found broken is dropped by the pool when it is returned
+    /// here, so the loop ends: at worst with a new connection.
+    async fn shared_conn(&self) -> Result<(MultiplexedConnection, Failing), ApiError> {
+        loop {
+            let pooled = self.pool.get().await.map_err(|e| {
+                log::warn!("token store: no Redis connection: {e}");
+                ApiError::Unavailable(Dependency::TokenStore)
+            })?;
+            if !pooled.broken.load(Ordering::Relaxed) {
+                return Ok((pooled.conn.clone(), Failing(Some(pooled.broken.clone()))));
+            }
+        }
     }
 
     pub async fn store_new(&self, user_id: Uuid, token: &RefreshToken) -> Result<(), ApiError> {

@@ -66,11 +66,11 @@ impl RefreshToken {
 
     /// The family id in hex: not a secret on its own (it cannot refresh anything).
     pub fn family(&self) -> String {
-        hex::encode(&self.0[..FAMILY_BYTES])
+        to_hex(&self.0[..FAMILY_BYTES])
     }
 
     pub fn hash(&self) -> TokenHash {
-        TokenHash(hex::encode(Sha256::digest(self.0)))
+        TokenHash(to_hex(&Sha256::digest(self.0)))
     }
 
     /// Seals `successor`'s secret so that only a holder of `self` (its predecessor) can open it.
@@ -82,7 +82,7 @@ impl RefreshToken {
     /// SHA-256, from which that key cannot be computed.
     pub fn seal(&self, successor: &RefreshToken) -> String {
         let key = self.sealing_key();
-        hex::encode(std::array::from_fn::<u8, SECRET_BYTES, _>(|i| successor.0[FAMILY_BYTES + i] ^ key[i]))
+        to_hex(&std::array::from_fn::<u8, SECRET_BYTES, _>(|i| successor.0[FAMILY_BYTES + i] ^ key[i]))
     }
 
     /// The inverse of `seal`, given the predecessor.
@@ -102,6 +102,14 @@ impl RefreshToken {
         h.update(self.0);
         h.finalize().into()
     }
+}
+
+/// Lower-case hex, written into one buffer (`hex::encode` collects an iterator of chars).
+fn to_hex(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; bytes.len() * 2];
+    // unwrap: the buffer is exactly twice the input, and hex digits are ASCII.
+    hex::encode_to_slice(bytes, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ fn access_tokens(c: &mut Criterion) {
     let token = tokens.sign(user).unwrap();
     c.bench_function("access token sign", |b| b.iter(|| tokens.sign(black_box(user)).unwrap()));
     c.bench_function("access token verify", |b| b.iter(|| tokens.verify(black_box(&token)).unwrap()));
+    c.bench_function("access token verify, seen before (bearer path)", |b| {
+        b.iter(|| tokens.verify_subject(black_box(&token)).unwrap())
+    });
 }
 
 fn refresh_tokens(c: &mut Criterion) {

@@ -158,8 +158,9 @@ async fn a_slow_redis_within_the_configured_timeout_is_waited_for() {
 }
 
 /// Frozen rather than crashed: connections stay open and nothing answers. Every request that
-/// needs the frozen store, more of them than its pool has connections, answers 503 within the
-/// bound; the service recovers when the store thaws.
+/// needs the frozen store answers 503 within the bound: more of them than the PostgreSQL pool
+/// has connections, and as many Redis commands waiting on one multiplexed connection. The
+/// service recovers when the store thaws.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frozen_stores_and_their_exhausted_pools_answer_503_in_bounded_time() {
     let (pg, redis) = (Postgres::start(), Redis::start());

@@ -2,6 +2,7 @@
 //! rotating refresh tokens in an HttpOnly cookie; the work is done by actors.
 
 pub mod actors;
+pub mod bounded;
 pub mod client;
 pub mod config;
 pub mod cookie;

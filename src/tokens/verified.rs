@@ -53,14 +53,7 @@ impl VerifiedTokens {
     /// Records a token that has just passed the full verification.
     pub fn put(&self, token: &str, sub: Uuid, exp: i64, now: i64, leeway: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= CAPACITY {
-            // Full: drop the expired, and everything if that frees less than a quarter, so the
-            // O(capacity) sweep is paid at most once per quarter of the capacity inserted.
-            entries.retain(|_, v| v.exp >= now.saturating_sub(leeway));
-            if entries.len() >= CAPACITY - CAPACITY / 4 {
-                entries.clear();
-            }
-        }
+        crate::bounded::make_room(&mut entries, CAPACITY, |_, v| v.exp >= now.saturating_sub(leeway));
         entries.insert(token.into(), Verified { sub, exp });
     }
 

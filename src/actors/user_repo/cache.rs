@@ -44,14 +44,8 @@ impl UserCache {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= self.capacity && !entries.contains_key(&user.id) {
-            // Full: drop what has expired, and everything if that frees less than a quarter.
-            // A sweep costs O(capacity) and frees at least a quarter of it, so its cost spread
-            // over the inserts it makes room for stays constant.
-            entries.retain(|_, (cached_at, _)| cached_at.elapsed() < self.ttl);
-            if entries.len() >= self.capacity - self.capacity / 4 {
-                entries.clear();
-            }
+        if !entries.contains_key(&user.id) {
+            crate::bounded::make_room(&mut entries, self.capacity, |_, (cached_at, _)| cached_at.elapsed() < self.ttl);
         }
         entries.insert(user.id, (Instant::now(), user));
     }

@@ -12,6 +12,21 @@ use rand::RngCore;
 
 const FILE: &str = "jwt_secret";
 
+/// A 32-byte key for one purpose, derived from the service secret: HMAC-SHA256 keyed with the
+/// secret over a purpose label (the PRF step of HKDF, RFC 5869, for a uniformly random secret).
+///
+/// Security: each use of the secret (a cookie signature, a proof inside a refresh token…) gets
+/// a key of its own, so a value made for one purpose can never be replayed as another, and none
+/// of them is the JWT signing key itself.
+pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    // unwrap: HMAC accepts a key of any length.
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(b"gatehouse/derived-key/v1\0");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 pub fn load_or_generate(configured: Option<&[u8]>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.to_vec());
@@ -62,6 +77,14 @@ fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_by_secret() {
+        let a = derive_key(b"one secret of enough length for a test", "device-cookie");
+        assert_eq!(a, derive_key(b"one secret of enough length for a test", "device-cookie"));
+        assert_ne!(a, derive_key(b"one secret of enough length for a test", "refresh-proof"));
+        assert_ne!(a, derive_key(b"another secret of enough length for it", "device-cookie"));
+    }
 
     #[test]
     fn a_generated_secret_is_kept_private_and_reused() {

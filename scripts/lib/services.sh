@@ -50,7 +50,8 @@ ensure_postgres() {
   wait_for PostgreSQL "$host" "$port"
   # A fresh Debian cluster authenticates TCP clients by password: give the postgres role the
   # password the default URL uses (local development only).
-  as_root runuser -u postgres -- psql -qp "$port" -c "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
+  # From `/`: the postgres user may not enter the caller's working directory.
+  (cd / && as_root runuser -u postgres -- psql -qp "$port" -c "ALTER USER postgres PASSWORD 'postgres'" >/dev/null)
 }
 
 ensure_redis() {

@@ -141,6 +141,7 @@ fn errors(method: &str, path: &str) -> Vec<ApiError> {
                 ValidationError::EmailTooLong,
                 ValidationError::PasswordTooShort,
                 ValidationError::PasswordTooLong,
+                ValidationError::PasswordTooCommon,
             ]),
             vec![ApiError::UsernameTaken, ApiError::EmailTaken],
             throttled.into(),
@@ -301,6 +302,7 @@ mod tests {
         assert_eq!(example["content"]["message"], ApiError::InvalidCredentials.message());
         let register = &doc["paths"]["/auth/register"]["post"]["responses"];
         assert!(register["422"]["description"].as_str().unwrap().contains("PASSWORD_TOO_SHORT"));
+        assert!(register["422"]["description"].as_str().unwrap().contains("PASSWORD_TOO_COMMON"));
         assert_eq!(doc["openapi"], "3.1.0");
     }
 }

@@ -222,6 +222,21 @@ impl TestApp {
         }
     }
 
+    /// Replaces a user's stored password hash, straight in the database (an account as an older
+    /// release left it).
+    pub async fn set_password_hash_of(&self, username: &str, password_hash: &str) {
+        const QUERY: &str = "UPDATE users SET password_hash = $1 WHERE username = $2";
+        let url = self.database_url();
+        let updated = if url.starts_with("sqlite:") {
+            let mut conn = SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(QUERY).bind(password_hash).bind(username).execute(&mut conn).await.unwrap().rows_affected()
+        } else {
+            let mut conn = PgConnection::connect(&url).await.unwrap();
+            sqlx::query(QUERY).bind(password_hash).bind(username).execute(&mut conn).await.unwrap().rows_affected()
+        };
+        assert_eq!(updated, 1, "no user named {username}");
+    }
+
     /// Every key and value this test's server keeps in its token store.
     pub async fn token_store_dump(&self) -> Vec<String> {
         let TokenBackend::Redis(_) = &self.backend else {

@@ -14,6 +14,7 @@ mod me;
 mod metrics;
 mod openapi;
 mod origin;
+mod passwords;
 mod ping;
 mod refresh;
 mod register;

@@ -45,8 +45,9 @@ pub async fn login(
         Some(lookup) => state.users.find(lookup).await?,
         None => None,
     };
-    // Security: an unknown user is verified against a dummy hash, so this answer and its timing
-    // are the same as for a wrong password.
+    // Security: an unknown user is verified against a dummy hash, with the same Argon2 runs as a
+    // wrong password (the normalised form, and the raw form when it differs), so this answer
+    // and its timing are the same as for a wrong password.
     let verified = state.hasher.verify_admitted(slot, password.clone(), record.as_ref().map(|r| r.password_hash.clone())).await?;
     let Some(record) = record.filter(|_| verified.matches) else {
         log::info!(target: "gatehouse::auth", "login failed");
@@ -62,8 +63,10 @@ pub async fn login(
     session::started(&state, StatusCode::OK, user, &refresh)
 }
 
-/// Re-hashes with the configured parameters after a successful login, in the background: the
-/// login does not wait for it, and a failure only postpones the upgrade to the next login.
+/// Re-hashes the normalised password with the configured parameters after a successful login
+/// that matched a hash made with weaker parameters or from the password's raw form, in the
+/// background: the login does not wait for it, and a failure only postpones the upgrade to the
+/// next login.
 fn upgrade_hash(state: &web::Data<AppState>, user_id: uuid::Uuid, password: Password) {
     let state = state.clone();
     actix_web::rt::spawn(async move {

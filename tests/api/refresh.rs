@@ -41,7 +41,7 @@ async fn a_missing_or_malformed_cookie_is_refused_and_cleared() {
     assert_cookie_attributes(&cleared);
     assert!(cleared.has("Max-Age=0"));
     assert_error(resp, 401, "INVALID_REFRESH_TOKEN").await;
-    let well_formed_but_unknown = gatehouse::tokens::RefreshToken::generate().encode();
+    let well_formed_but_unknown = crate::helpers::refresh_key().generate().encode();
     assert_error(app.refresh(&well_formed_but_unknown).await, 401, "INVALID_REFRESH_TOKEN").await;
 }
 

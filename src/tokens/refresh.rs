@@ -12,7 +12,8 @@
 //! presenter once held a real token of the family is the tag: `HMAC-SHA256(key, family ||
 //! random)[..16]` under a key derived from the service secret (`RefreshKey`). A token whose tag
 //! does not verify can still rotate if its hash is the family's current one (tokens issued before
-//! tags existed), but it never causes a reuse verdict.
+//! tags existed), and is still a replay if it is exactly the stored predecessor (only a real
+//! holder can match that hash); any other untagged token never causes a reuse verdict.
 //!
 //! Security: why 128 random bits remain enough. The tag is a proof of origin, not entropy: an
 //! attacker who knew the key could compute it, so the token's unguessable part is the 128 random

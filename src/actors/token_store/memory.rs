@@ -252,7 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn an_untagged_token_from_before_tags_rotates_but_never_proves_a_replay() {
+    fn an_untagged_token_from_before_tags_rotates_and_a_guess_of_its_family_proves_nothing() {
         let store = MemoryTokens::new(Duration::from_secs(60), Duration::ZERO);
         let user = Uuid::now_v7();
         // Issued before tags existed: the bytes after the family id are all random.

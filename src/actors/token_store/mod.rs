@@ -97,9 +97,10 @@ impl TokenBackend {
     /// Security: the family id is not secret, so a token that is neither the family's current
     /// nor its previous one may be anybody's guess. It is a replay (and revokes the family) only
     /// if its tag proves it was issued for that family (`RefreshKey::proves`, one HMAC); a token
-    /// without a valid tag is `Invalid` and changes nothing. Tokens issued before tags existed
-    /// still rotate, since they match the stored current hash exactly, and their successors
-    /// carry tags.
+    /// without a valid tag is `Invalid` and changes nothing. (The exact predecessor after its
+    /// grace is a replay with or without a tag: matching a stored hash is proof enough.) Tokens
+    /// issued before tags existed still rotate, since they match the stored current hash
+    /// exactly, and their successors carry tags.
     async fn rotate(&self, key: &RefreshKey, presented: &RefreshToken) -> Result<RotateOutcome, ApiError> {
         let successor = key.successor(presented);
         let proven = key.proves(presented);

@@ -2,6 +2,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite as CookieSameSite, time};
+use actix_web::http::header;
 
 use crate::config::{Config, SameSite};
 use crate::error::ApiError;
@@ -62,12 +63,127 @@ impl RefreshCookie {
         cookie
     }
 
-    /// The refresh token the client sent, if it sent one of the right shape.
+    /// The refresh token the client sent, if it sent exactly one of the right shape.
+    ///
+    /// Security (cookie tossing): a page on a sibling subdomain can set a cookie of the same
+    /// name for the parent domain, or for a longer path, and browsers then send both, in an
+    /// order the attacker can influence. Reading the first one would let that planted value
+    /// replace the user's session (or, being invalid, get the user's cookie cleared). So two or
+    /// more cookies of this name are `AmbiguousRefreshToken`: nothing is rotated or revoked, and
+    /// no clearing cookie is sent (it would delete the user's host-only cookie, not the planted
+    /// one). The header is read here rather than through `HttpRequest::cookies`, which gives up
+    /// on every cookie when one of them is not UTF-8, and names are compared both as sent and
+    /// percent-decoded, since actix decodes them (`%6Awt` is another cookie to the browser).
     pub fn read(&self, req: &HttpRequest) -> Result<RefreshToken, ApiError> {
-        let cookie = req.cookie(&self.name).ok_or(ApiError::MissingRefreshToken)?;
-        if cookie.value().is_empty() {
+        let mut found = req
+            .headers()
+            .get_all(header::COOKIE)
+            .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.split_at(pair.iter().position(|b| *b == b'=')?);
+                self.is_ours(name.trim_ascii()).then(|| value[1..].trim_ascii())
+            });
+        let value = found.next().ok_or(ApiError::MissingRefreshToken)?;
+        if found.next().is_some() {
+            return Err(ApiError::AmbiguousRefreshToken);
+        }
+        // The cookie grammar allows a value in double quotes.
+        let value = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
+        if value.is_empty() {
             return Err(ApiError::MissingRefreshToken);
         }
-        RefreshToken::parse(cookie.value()).ok_or(ApiError::InvalidRefreshToken)
+        std::str::from_utf8(value).ok().and_then(RefreshToken::parse).ok_or(ApiError::InvalidRefreshToken)
+    }
+
+    /// Whether a cookie name, as sent, is this cookie's name, also after percent-decoding.
+    fn is_ours(&self, name: &[u8]) -> bool {
+        name == self.name.as_bytes() || (name.contains(&b'%') && percent_decoded(name) == self.name.as_bytes())
+    }
+}
+
+/// `%XX` sequences decoded; anything else, a malformed `%` included, kept as it is.
+fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn cookie() -> RefreshCookie {
+        RefreshCookie { name: "jwt".into(), secure: false, same_site: CookieSameSite::Lax, max_age: time::Duration::seconds(60) }
+    }
+
+    fn read(headers: &[&[u8]]) -> Result<RefreshToken, ApiError> {
+        let mut req = TestRequest::default();
+        for h in headers {
+            req = req.append_header((header::COOKIE, header::HeaderValue::from_bytes(h).unwrap()));
+        }
+        cookie().read(&req.to_http_request())
+    }
+
+    fn token() -> String {
+        crate::tokens::RefreshKey::derive(b"a service secret of enough length for a test").generate().encode()
+    }
+
+    #[test]
+    fn the_one_cookie_of_the_name_is_read_among_others() {
+        let t = token();
+        let got = read(&[format!("theme=dark; jwt={t}; lang=en").as_bytes()]).unwrap();
+        assert_eq!(got.encode(), t);
+        assert_eq!(read(&[format!("jwt=\"{t}\"").as_bytes()]).unwrap().encode(), t, "a quoted value");
+        assert_eq!(read(&[b"other=\xff\xfe", format!("jwt={t}").as_bytes()]).unwrap().encode(), t, "another cookie that is not UTF-8");
+        assert_eq!(read(&[format!("xjwt=a; jwtx=b; jwt={t}").as_bytes()]).unwrap().encode(), t, "names are compared whole");
+    }
+
+    #[test]
+    fn no_cookie_or_an_empty_one_is_missing_and_a_bad_one_invalid() {
+        assert!(matches!(read(&[]), Err(ApiError::MissingRefreshToken)));
+        assert!(matches!(read(&[b"theme=dark"]), Err(ApiError::MissingRefreshToken)));
+        assert!(matches!(read(&[b"jwt="]), Err(ApiError::MissingRefreshToken)));
+        assert!(matches!(read(&[b"jwt=garbage"]), Err(ApiError::InvalidRefreshToken)));
+        assert!(matches!(read(&[b"jwt=\xff"]), Err(ApiError::InvalidRefreshToken)));
+    }
+
+    #[test]
+    fn two_cookies_of_the_name_are_ambiguous_whatever_their_values_or_order() {
+        let (real, planted) = (token(), token());
+        for headers in [
+            vec![format!("jwt={planted}; jwt={real}")],
+            vec![format!("jwt={real}; jwt={planted}")],
+            vec![format!("jwt=; jwt={real}")],
+            vec![format!("jwt={real}; jwt=garbage")],
+            vec![format!("jwt={real}"), format!("jwt={planted}")],
+            vec![format!("%6Awt={planted}; jwt={real}")],
+            vec![format!("jwt={real}; j%77t=x")],
+            vec![format!(" jwt = {real} ;jwt={real}")],
+        ] {
+            let headers: Vec<&[u8]> = headers.iter().map(|h| h.as_bytes()).collect();
+            assert!(matches!(read(&headers), Err(ApiError::AmbiguousRefreshToken)), "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decoded(b"%6Awt"), b"jwt");
+        assert_eq!(percent_decoded(b"j%77%74"), b"jwt");
+        assert_eq!(percent_decoded(b"%zz%4"), b"%zz%4");
+        assert_eq!(percent_decoded(b"%"), b"%");
     }
 }

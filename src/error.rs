@@ -54,6 +54,9 @@ pub enum ApiError {
     InvalidRefreshToken,
     #[error("refresh token reused")]
     RefreshTokenReused,
+    /// More than one refresh cookie: possibly one planted by a sibling subdomain.
+    #[error("ambiguous refresh token")]
+    AmbiguousRefreshToken,
     #[error("origin not allowed")]
     OriginNotAllowed,
     #[error("username taken")]
@@ -88,6 +91,7 @@ impl ApiError {
             ApiError::MissingRefreshToken => "MISSING_REFRESH_TOKEN",
             ApiError::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
             ApiError::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            ApiError::AmbiguousRefreshToken => "AMBIGUOUS_REFRESH_TOKEN",
             ApiError::OriginNotAllowed => "ORIGIN_NOT_ALLOWED",
             ApiError::UsernameTaken => "USERNAME_TAKEN",
             ApiError::EmailTaken => "EMAIL_TAKEN",
@@ -112,6 +116,7 @@ impl ApiError {
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
+            | ApiError::AmbiguousRefreshToken
             | ApiError::OriginNotAllowed => "AuthError",
             ApiError::UsernameTaken | ApiError::EmailTaken => "ConflictError",
             ApiError::RateLimited { .. } => "RateLimitError",
@@ -139,6 +144,9 @@ impl ApiError {
             ApiError::RefreshTokenReused => {
                 "this refresh token was already used; the session has been revoked, please log in".into()
             }
+            ApiError::AmbiguousRefreshToken => {
+                "more than one refresh token cookie was sent, so none was used and nothing changed; clear this site's cookies and log in again".into()
+            }
             ApiError::OriginNotAllowed => "requests from this origin are not allowed".into(),
             ApiError::UsernameTaken => "that username is already taken".into(),
             ApiError::EmailTaken => "that email is already registered".into(),
@@ -163,7 +171,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            // 400, not 401: the request is malformed (RFC 6750 §3.1 `invalid_request`
+            // for a repeated credential), and a client that treats 401 as "log in again" would
+            // not help, since the extra cookie outlives any login.
+            ApiError::InvalidJson(_) | ApiError::AmbiguousRefreshToken => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -229,6 +240,7 @@ mod tests {
             ApiError::MissingRefreshToken,
             ApiError::InvalidRefreshToken,
             ApiError::RefreshTokenReused,
+            ApiError::AmbiguousRefreshToken,
             ApiError::OriginNotAllowed,
             ApiError::UsernameTaken,
             ApiError::EmailTaken,

@@ -83,7 +83,8 @@ impl Drop for HasherBusy {
 
 /// What a refresh led to: `rotated`, `grace`, `reused`, `invalid` (unknown, expired, revoked or
 /// malformed: the store cannot tell an expired family from one that never existed), `missing`
-/// (no cookie) or `error` (the token store failed).
+/// (no cookie), `ambiguous` (more than one refresh cookie: a planted one?) or `error` (the token
+/// store failed).
 pub fn refresh_outcome(outcome: &'static str) {
     metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
 }

@@ -25,7 +25,7 @@ use crate::middleware::{REQUEST_ID, request_context};
 use crate::routes;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
-use crate::tokens::AccessTokens;
+use crate::tokens::{AccessTokens, RefreshKey};
 
 /// How often the live refresh tokens are counted and the pools sampled.
 const LIVE_TOKENS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
@@ -43,6 +43,7 @@ impl Application {
         let metrics = config.metrics_addr.map(crate::metrics::exporter::serve).transpose()?;
         let secret = crate::secret::load_or_generate(config.jwt_secret.as_deref(), &config.data_dir)?;
         let access = Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
+        let refresh_key = RefreshKey::derive(&secret);
 
         if let Database::Sqlite(url) = &config.database {
             create_parent_dir(url)?;
@@ -123,7 +124,7 @@ impl Application {
             // opened here, on the worker's thread: a refresh then costs no thread hop at all (the
             // hop to a store thread was a third of its CPU), and since only this worker's
             // requests use the pool, it lives exactly as long as they may need it.
-            let tokens = TokenStore::new(TokenStoreActor::new(backend.for_worker(workers)).start(), actor_timeout);
+            let tokens = TokenStore::new(TokenStoreActor::new(backend.for_worker(workers), refresh_key.clone()).start(), actor_timeout);
             let state = web::Data::new(AppState {
                 hasher: hasher.clone(),
                 throttle: Throttle::new(tokens.clone(), throttle_config.clone()),

@@ -326,7 +326,7 @@ class Bench:
                "redis.call('HSET', k, 'uid', '00000000-0000-0000-0000-000000000000', 'cur', ARGV[2]) " \
                "redis.call('PEXPIRE', k, 600000) end return 1"
         self.redis.cli("EVAL", seed, "1", pfx + "fam:", str(keys), h)
-        call = ["EVALSHA", sha, "2", pfx + "fam:__rand_int__", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", pfx]
+        call = ["EVALSHA", sha, "2", pfx + "fam:__rand_int__", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", pfx, "1"]
 
         def run(n):
             cmd = ["redis-benchmark", *self.redis.args, *self.redis.db, "-c", str(connections), "-n", str(n), "-r", str(keys), "--csv", *call]

@@ -84,17 +84,17 @@ fn register() {}
 #[allow(dead_code)]
 fn login() {}
 
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token")),
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
     responses((status = 200, description = "a new access token; the refresh cookie is rotated", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
 #[allow(dead_code)]
 fn refresh() {}
 
-#[utoipa::path(get, path = "/auth/refreshAccessToken", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token")),
+#[utoipa::path(get, path = "/auth/refreshAccessToken", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
     responses((status = 200, description = "the same as `POST /auth/refresh` (the original demo's name)", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
 #[allow(dead_code)]
 fn refresh_access_token() {}
 
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token")),
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
     responses((status = 200, description = "the refresh token is revoked (if it was live) and the cookie cleared; idempotent", body = Envelope<LogoutContent>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
 #[allow(dead_code)]
 fn logout() {}
@@ -155,10 +155,10 @@ fn errors(method: &str, path: &str) -> Vec<ApiError> {
             unavailable(&all_stores),
         ],
         ("post", "/auth/refresh") | ("get", "/auth/refreshAccessToken") => vec![
-            vec![ApiError::MissingRefreshToken, ApiError::InvalidRefreshToken, ApiError::RefreshTokenReused],
+            vec![ApiError::AmbiguousRefreshToken, ApiError::MissingRefreshToken, ApiError::InvalidRefreshToken, ApiError::RefreshTokenReused],
             unavailable(&[Dependency::TokenStore]),
         ],
-        ("post", "/auth/logout") => vec![unavailable(&[Dependency::TokenStore])],
+        ("post", "/auth/logout") => vec![vec![ApiError::AmbiguousRefreshToken], unavailable(&[Dependency::TokenStore])],
         ("get", "/auth/me" | "/me") => vec![
             vec![ApiError::MissingAccessToken, ApiError::InvalidAccessToken, ApiError::ExpiredAccessToken],
             unavailable(&[Dependency::Database]),

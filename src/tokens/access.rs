@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use super::verified::{Cached, VerifiedTokens};
@@ -11,6 +13,26 @@ use super::verified::{Cached, VerifiedTokens};
 /// RFC 9068's media type for JWT access tokens; checked on every verification so that no other
 /// kind of JWT signed with the same key can pass as an access token (RFC 8725 §3.11).
 const ACCESS_TYP: &str = "at+jwt";
+
+/// The one header member gatehouse reads from the raw header itself: whether `crit` is there at
+/// all. jsonwebtoken parses `crit` into its `Header` and then ignores it, and reads
+/// `"crit": null` as no `crit`.
+#[derive(Deserialize)]
+struct CritProbe {
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// Whether the token's header has a `crit` member (whatever its value); `None` when the header
+/// cannot be read.
+fn has_crit(token: &str) -> Option<bool> {
+    let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
+    serde_json::from_slice::<CritProbe>(&header).ok().map(|probe| probe.crit)
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -125,15 +147,49 @@ impl AccessTokens {
             log::debug!("access token refused: typ is not {ACCESS_TYP}");
             return Err(AccessTokenError::Invalid);
         }
+        // Security (RFC 7515 §4.1.11): `crit` lists header extensions the recipient must
+        // understand or refuse the token. gatehouse understands none and never sends one, so a
+        // `crit` member of any value (an empty list and `null` included) refuses the token.
+        if has_crit(token) != Some(false) {
+            log::debug!("access token refused: crit header");
+            return Err(AccessTokenError::Invalid);
+        }
+        self.check_lifetime(&data.claims)?;
         Ok(data.claims)
+    }
+
+    /// Security: a correctly signed token must also claim a lifetime this service could have
+    /// given it. Every token gatehouse signs has `exp - iat = ACCESS_TOKEN_TTL` and `iat` = the
+    /// moment of signing, so a token issued in the future (beyond the leeway), with `exp` before
+    /// `iat`, or living longer than twice `ACCESS_TOKEN_TTL` plus the leeway was minted elsewhere
+    /// (a leaked secret, another service sharing it) and is refused. The factor of two lets
+    /// `ACCESS_TOKEN_TTL` be raised or lowered up to twofold across a rolling restart without
+    /// refusing tokens that another replica signed under the other setting. The check runs before
+    /// a token is remembered in `verified`, and time cannot make a token pass it later.
+    fn check_lifetime(&self, claims: &AccessClaims) -> Result<(), AccessTokenError> {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let leeway = self.validation.leeway as i64;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if claims.iat > now.saturating_add(leeway) {
+            log::debug!("access token refused: iat in the future");
+            return Err(AccessTokenError::Invalid);
+        }
+        if lifetime < 0 || lifetime > self.max_lifetime() {
+            log::debug!("access token refused: lifetime of {lifetime} s");
+            return Err(AccessTokenError::Invalid);
+        }
+        Ok(())
+    }
+
+    /// The longest `exp - iat` accepted: see `check_lifetime`.
+    fn max_lifetime(&self) -> i64 {
+        (self.ttl.as_secs() as i64).saturating_mul(2).saturating_add(self.validation.leeway as i64)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -202,6 +258,69 @@ mod tests {
         header.typ = Some("JWT".into());
         let token = jsonwebtoken::encode(&header, &claims(60), &EncodingKey::from_secret(SECRET)).unwrap();
         assert_eq!(tokens().verify(&token), Err(AccessTokenError::Invalid));
+    }
+
+    /// A token signed with the right secret and the service's algorithm, with this header.
+    fn signed_with_header(header: &serde_json::Value, claims: &AccessClaims) -> String {
+        use hmac::{Hmac, Mac};
+        let input = format!("{}.{}", b64(header), b64(&serde_json::to_value(claims).unwrap()));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn the_hand_built_control_token_verifies() {
+        let token = signed_with_header(&serde_json::json!({"alg": "HS256", "typ": "at+jwt"}), &claims(60));
+        assert!(tokens().verify(&token).is_ok());
+    }
+
+    #[test]
+    fn any_crit_header_is_refused_and_never_remembered() {
+        let t = tokens();
+        for crit in [serde_json::json!(["exp"]), serde_json::json!(["b64"]), serde_json::json!([]), serde_json::json!(null), serde_json::json!("x")] {
+            let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "crit": crit, "exp": 1, "b64": true});
+            let token = signed_with_header(&header, &claims(60));
+            assert_eq!(t.verify(&token), Err(AccessTokenError::Invalid), "crit {crit}");
+            assert_eq!(t.verify_subject(&token), Err(AccessTokenError::Invalid), "crit {crit}");
+            assert_eq!(t.verify_subject(&token), Err(AccessTokenError::Invalid), "crit {crit}, presented again");
+        }
+    }
+
+    #[test]
+    fn unknown_header_members_without_crit_are_ignored() {
+        let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "x-extension": {"a": 1}});
+        assert!(tokens().verify(&signed_with_header(&header, &claims(60))).is_ok());
+    }
+
+    #[test]
+    fn a_lifetime_this_service_never_gives_is_refused() {
+        let t = tokens();
+        let exact = claims(300);
+        assert!(t.verify(&t.sign_claims(&exact).unwrap()).is_ok(), "the configured lifetime");
+        let twice = claims(t.max_lifetime());
+        assert!(t.verify(&t.sign_claims(&twice).unwrap()).is_ok(), "up to twice the configured lifetime");
+        for (what, lifetime) in [("just over the bound", t.max_lifetime() + 1), ("a year", 365 * 86_400), ("i64::MAX", i64::MAX / 2)] {
+            let c = claims(lifetime);
+            let token = t.sign_claims(&c).unwrap();
+            assert_eq!(t.verify(&token), Err(AccessTokenError::Invalid), "{what}");
+            assert_eq!(t.verify_subject(&token), Err(AccessTokenError::Invalid), "{what}");
+        }
+    }
+
+    #[test]
+    fn an_iat_in_the_future_or_after_exp_is_refused() {
+        let t = AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
+        let now = chrono::Utc::now().timestamp();
+        let mut c = claims(300);
+        c.iat = now + 3;
+        assert!(t.verify(&t.sign_claims(&c).unwrap()).is_ok(), "within the leeway");
+        c.iat = now + 3600;
+        c.exp = c.iat + 300;
+        assert_eq!(t.verify(&t.sign_claims(&c).unwrap()), Err(AccessTokenError::Invalid), "issued in an hour");
+        let mut c = claims(300);
+        (c.iat, c.exp) = (now + 4, now + 2);
+        assert_eq!(t.verify(&t.sign_claims(&c).unwrap()), Err(AccessTokenError::Invalid), "exp before iat");
     }
 
     proptest::proptest! {

@@ -5,4 +5,4 @@ pub mod refresh;
 pub mod verified;
 
 pub use access::{AccessClaims, AccessTokenError, AccessTokens};
-pub use refresh::{RefreshToken, TokenHash};
+pub use refresh::{RefreshKey, RefreshToken, TokenHash};

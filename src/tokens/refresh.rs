@@ -1,21 +1,98 @@
-//! Refresh tokens: a 128-bit family id and 256 secret bits, base64url. Only their SHA-256 is
-//! ever stored.
+//! Refresh tokens: a 128-bit family id, 128 random bits and a 128-bit proof tag, base64url.
+//! Only their SHA-256 is ever stored.
 //!
 //! The family is one login's chain of rotations. Carrying its id in the token lets the store
 //! keep one small record per session (current hash, predecessor hash) instead of a record per
 //! rotated token, and still tell a replayed older generation from a token of a family that a
 //! newer login replaced.
+//!
+//! The family id is not secret (it is the first third of every cookie of the session), so it
+//! alone must never be enough to act on the session. A replay of an older generation revokes the
+//! family, and the store no longer knows those older tokens' hashes; what proves that the
+//! presenter once held a real token of the family is the tag: `HMAC-SHA256(key, family ||
+//! random)[..16]` under a key derived from the service secret (`RefreshKey`). A token whose tag
+//! does not verify can still rotate if its hash is the family's current one (tokens issued before
+//! tags existed), and is still a replay if it is exactly the stored predecessor (only a real
+//! holder can match that hash); any other untagged token never causes a reuse verdict.
+//!
+//! Security: why 128 random bits remain enough. The tag is a proof of origin, not entropy: an
+//! attacker who knew the key could compute it, so the token's unguessable part is the 128 random
+//! bits. To refresh, an attacker must present the exact token whose SHA-256 the store holds as
+//! the family's current one. At a (generous) trillion online guesses a second for the
+//! `REFRESH_TOKEN_TTL` of two days, that is about 2^57 guesses against a 2^128 space: a chance
+//! of 2^-71, far below OWASP's 64-bit floor for session identifiers. Each family draws its own
+//! values, so collisions across sessions (the birthday bound, 2^64 tokens) cannot be exploited
+//! either: a token is only ever compared with the hashes of its own family.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 const FAMILY_BYTES: usize = 16;
-const SECRET_BYTES: usize = 32;
+const RANDOM_BYTES: usize = 16;
+const TAG_BYTES: usize = 16;
+/// What follows the family id: the random bytes and the tag.
+const SECRET_BYTES: usize = RANDOM_BYTES + TAG_BYTES;
 const TOKEN_BYTES: usize = FAMILY_BYTES + SECRET_BYTES;
 /// base64url without padding of 48 bytes.
 const TOKEN_CHARS: usize = 64;
+
+/// The key that tags refresh tokens, derived from the service secret: a valid tag proves the
+/// token was made by this service, for this family.
+#[derive(Clone)]
+pub struct RefreshKey(Hmac<Sha256>);
+
+impl std::fmt::Debug for RefreshKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshKey(<redacted>)")
+    }
+}
+
+impl RefreshKey {
+    /// Security: a key of its own (`crate::secret::derive_key`), so a tag can never be a value
+    /// made for another use of the secret, nor the JWT signing key.
+    pub fn derive(secret: &[u8]) -> RefreshKey {
+        // unwrap: HMAC accepts a key of any length.
+        RefreshKey(Hmac::new_from_slice(&crate::secret::derive_key(secret, "refresh-proof")).unwrap())
+    }
+
+    /// The first token of a new family (a login or a registration).
+    ///
+    /// Security: the family id and the random bytes come from the operating system's CSPRNG
+    /// (`rand`'s `ThreadRng` is reseeded from it); 128 unguessable bits cannot be found online
+    /// (see the module comment), so a fast hash suffices to store them.
+    pub fn generate(&self) -> RefreshToken {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        rand::rng().fill_bytes(&mut bytes[..FAMILY_BYTES + RANDOM_BYTES]);
+        self.tagged(bytes)
+    }
+
+    /// The next generation of `token`'s family: same family id, fresh random bytes, its own tag.
+    pub fn successor(&self, token: &RefreshToken) -> RefreshToken {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        bytes[..FAMILY_BYTES].copy_from_slice(&token.0[..FAMILY_BYTES]);
+        rand::rng().fill_bytes(&mut bytes[FAMILY_BYTES..FAMILY_BYTES + RANDOM_BYTES]);
+        self.tagged(bytes)
+    }
+
+    /// Whether `token` carries a valid tag: proof that whoever presents it once held a token
+    /// this service issued for that family. Security: compared in constant time, so the answer's
+    /// timing tells nothing about how much of a forged tag was right.
+    pub fn proves(&self, token: &RefreshToken) -> bool {
+        let mut mac = self.0.clone();
+        mac.update(&token.0[..FAMILY_BYTES + RANDOM_BYTES]);
+        mac.verify_truncated_left(&token.0[FAMILY_BYTES + RANDOM_BYTES..]).is_ok()
+    }
+
+    fn tagged(&self, mut bytes: [u8; TOKEN_BYTES]) -> RefreshToken {
+        let mut mac = self.0.clone();
+        mac.update(&bytes[..FAMILY_BYTES + RANDOM_BYTES]);
+        bytes[FAMILY_BYTES + RANDOM_BYTES..].copy_from_slice(&mac.finalize().into_bytes()[..TAG_BYTES]);
+        RefreshToken(bytes)
+    }
+}
 
 /// A refresh token in clear. It exists only between generation and the `Set-Cookie` header,
 /// or between the cookie and its hash; `Debug` never prints it.
@@ -33,23 +110,6 @@ impl std::fmt::Debug for RefreshToken {
 pub struct TokenHash(pub String);
 
 impl RefreshToken {
-    /// The first token of a new family (a login or a registration).
-    ///
-    /// Security: every byte comes from the operating system's CSPRNG (`rand`'s `ThreadRng` is
-    /// reseeded from it): 256 secret bits cannot be guessed, so a fast hash suffices to store them.
-    pub fn generate() -> RefreshToken {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        rand::rng().fill_bytes(&mut bytes);
-        RefreshToken(bytes)
-    }
-
-    /// The next generation of the same family: same family id, fresh secret.
-    pub fn successor(&self) -> RefreshToken {
-        let mut next = RefreshToken::generate();
-        next.0[..FAMILY_BYTES].copy_from_slice(&self.0[..FAMILY_BYTES]);
-        next
-    }
-
     /// Parses a cookie value; anything that is not exactly a token's shape is refused before
     /// it reaches the store.
     pub fn parse(value: &str) -> Option<RefreshToken> {
@@ -116,16 +176,20 @@ fn to_hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn key() -> RefreshKey {
+        RefreshKey::derive(b"a service secret of enough length for a test")
+    }
+
     #[test]
     fn a_token_round_trips_through_its_cookie_value() {
-        let t = RefreshToken::generate();
+        let t = key().generate();
         assert_eq!(t.encode().len(), TOKEN_CHARS);
         assert_eq!(RefreshToken::parse(&t.encode()), Some(t));
     }
 
     #[test]
     fn tokens_are_distinct_and_hashes_hide_them() {
-        let (a, b) = (RefreshToken::generate(), RefreshToken::generate());
+        let (a, b) = (key().generate(), key().generate());
         assert_ne!(a, b);
         assert_ne!(a.family(), b.family());
         assert_ne!(a.hash(), b.hash());
@@ -134,10 +198,49 @@ mod tests {
 
     #[test]
     fn a_successor_keeps_the_family_and_changes_the_secret() {
-        let a = RefreshToken::generate();
-        let b = a.successor();
+        let a = key().generate();
+        let b = key().successor(&a);
         assert_eq!(a.family(), b.family());
         assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn issued_tokens_and_their_successors_carry_a_tag_that_verifies() {
+        let key = key();
+        let first = key.generate();
+        assert!(key.proves(&first));
+        let next = key.successor(&first);
+        assert!(key.proves(&next));
+        assert!(key.proves(&RefreshToken::parse(&next.encode()).unwrap()), "the tag survives the cookie");
+    }
+
+    #[test]
+    fn a_forged_secret_of_the_right_family_proves_nothing() {
+        let key = key();
+        let real = key.generate();
+        // An attacker who knows only the family id (the first bytes of a cookie) fills the rest.
+        for _ in 0..1000 {
+            let mut forged = real.clone();
+            rand::rng().fill_bytes(&mut forged.0[FAMILY_BYTES..]);
+            assert_eq!(forged.family(), real.family());
+            assert!(!key.proves(&forged));
+        }
+        // Another family's valid tag does not transfer, nor does one made under another secret.
+        let mut spliced = key.generate();
+        spliced.0[..FAMILY_BYTES].copy_from_slice(&real.0[..FAMILY_BYTES]);
+        assert!(!key.proves(&spliced));
+        assert!(!RefreshKey::derive(b"another service secret, also long enough").proves(&real));
+        // Changing any single bit of the random part or of the tag breaks the proof.
+        for bit in FAMILY_BYTES * 8..TOKEN_BYTES * 8 {
+            let mut flipped = real.clone();
+            flipped.0[bit / 8] ^= 1 << (bit % 8);
+            assert!(!key.proves(&flipped), "bit {bit}");
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_the_key() {
+        assert_eq!(format!("{:?}", key()), "RefreshKey(<redacted>)");
     }
 
     #[test]
@@ -149,9 +252,9 @@ mod tests {
 
     #[test]
     fn only_the_predecessor_unseals_its_successor() {
-        let old = RefreshToken::generate();
-        let new = old.successor();
-        let other = RefreshToken::generate();
+        let old = key().generate();
+        let new = key().successor(&old);
+        let other = key().generate();
         let sealed = old.seal(&new);
         assert_eq!(old.unseal(&sealed), Some(new.clone()));
         assert_ne!(other.unseal(&sealed), Some(new.clone()));
@@ -170,7 +273,7 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_token() {
-        let t = RefreshToken::generate();
+        let t = key().generate();
         assert!(!format!("{t:?}").contains(&t.encode()));
     }
 }

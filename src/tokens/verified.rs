@@ -3,7 +3,8 @@
 //! costs a table lookup instead of a base64 decode, an HMAC and two JSON parses.
 //!
 //! Security: an entry is made only after the full verification (signature, algorithm, `typ`,
-//! issuer, audience, required claims, `nbf`, `exp`), and a hit compares the whole token text,
+//! no `crit`, issuer, audience, required claims, `nbf`, `exp`, a plausible `iat` and lifetime),
+//! and a hit compares the whole token text,
 //! so no other string can borrow an entry; the signing key never changes while the process
 //! runs. What can change with time is re-checked on every hit: `exp`, with the same leeway. A
 //! token that is not `nbf`-valid yet is never cached, and time only moves forward. Only valid

@@ -95,3 +95,37 @@ async fn an_access_token_is_never_a_refresh_token() {
     let user = app.register_user().await;
     assert_error(app.refresh(&user.access_token).await, 401, "INVALID_REFRESH_TOKEN").await;
 }
+
+#[actix_web::test]
+async fn correctly_signed_tokens_with_crit_or_an_absurd_lifetime_are_invalid_every_time() {
+    let app = spawn_app().await;
+    let user = app.register_user().await;
+    let sub = user.user_id.as_str();
+    let now = chrono::Utc::now().timestamp();
+    let at = json!({"alg": "HS256", "typ": "at+jwt"});
+    let times = |iat: i64, exp: i64| {
+        let mut c = claims(sub);
+        (c["iat"], c["exp"]) = (json!(iat), json!(exp));
+        c
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("crit naming an extension", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": ["b64"], "b64": false}), &claims(sub))),
+        ("crit naming a registered member", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": ["exp"], "exp": now + 300}), &claims(sub))),
+        ("an empty crit", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": []}), &claims(sub))),
+        ("a null crit", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": null}), &claims(sub))),
+        ("exp a year after iat", hs256_signed(&at, &times(now, now + 365 * 86_400))),
+        ("iat an hour in the future", hs256_signed(&at, &times(now + 3600, now + 3600 + 300))),
+        ("exp before iat", hs256_signed(&at, &times(now + 2, now + 1))),
+    ];
+    for (what, token) in cases {
+        // Twice: a refused token must not have been remembered as verified on the first try.
+        for attempt in ["first", "second"] {
+            let resp = app.me(&token).await;
+            assert_eq!(resp.status(), 401, "{what}, {attempt} presentation");
+            let body = crate::helpers::body(resp).await;
+            assert_eq!(body["content"]["error_code"], "INVALID_ACCESS_TOKEN", "{what}, {attempt}: {body}");
+        }
+    }
+    // The same user's honest token of the configured lifetime still works.
+    assert_eq!(app.me(&hs256_signed(&at, &times(now, now + 300))).await.status(), 200);
+}

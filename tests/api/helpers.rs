@@ -10,7 +10,7 @@ use std::str::FromStr;
 use gatehouse::actors::token_store::TokenBackend;
 use gatehouse::config::Config;
 use gatehouse::startup::Application;
-use gatehouse::tokens::AccessTokens;
+use gatehouse::tokens::{AccessTokens, RefreshKey};
 use reqwest::Response;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection, postgres::PgConnectOptions};
@@ -119,6 +119,11 @@ pub async fn start(vars: HashMap<String, String>) -> TestApp {
     actix_web::rt::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     TestApp { address, metrics_address, client, config, backend, server }
+}
+
+/// The key every test server tags its refresh tokens with (derived from `TEST_SECRET`).
+pub fn refresh_key() -> RefreshKey {
+    RefreshKey::derive(TEST_SECRET.as_bytes())
 }
 
 /// A registered user and what their registration returned.

@@ -10,7 +10,6 @@ use gatehouse::actors::workers::live_tokens::tick;
 use gatehouse::actors::workers::{PoolProbe, Probes};
 use gatehouse::actors::user_repo::UserStore;
 use gatehouse::actors::{UserRepo, Users};
-use gatehouse::tokens::RefreshToken;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
@@ -106,10 +105,11 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
     assert_eq!(tick(&probes).await.live_tokens, Some(0));
 
     let user = Uuid::new_v4();
-    long.store_new(user, &RefreshToken::generate()).await.unwrap();
-    long.store_new(user, &RefreshToken::generate()).await.unwrap(); // a second login replaces the first: still one
-    long.store_new(Uuid::new_v4(), &RefreshToken::generate()).await.unwrap();
-    short.store_new(Uuid::new_v4(), &RefreshToken::generate()).await.unwrap();
+    let key = crate::helpers::refresh_key();
+    long.store_new(user, &key.generate()).await.unwrap();
+    long.store_new(user, &key.generate()).await.unwrap(); // a second login replaces the first: still one
+    long.store_new(Uuid::new_v4(), &key.generate()).await.unwrap();
+    short.store_new(Uuid::new_v4(), &key.generate()).await.unwrap();
     let report = tick(&probes).await;
     assert_eq!(report.live_tokens, Some(3));
     assert!(report.database_up && report.token_store_up);
@@ -144,7 +144,7 @@ async fn a_worker_tick_reports_a_store_that_is_down() {
 #[actix_web::test]
 async fn a_refresh_the_token_store_cannot_serve_counts_as_an_error() {
     let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DEPENDENCY_TIMEOUT_MS", "300")]).await;
-    let token = gatehouse::tokens::RefreshToken::generate().encode();
+    let token = crate::helpers::refresh_key().generate().encode();
     assert_eq!(app.refresh(&token).await.status(), 503);
     let text = app.client.get(format!("{}/metrics", app.metrics_address.clone().unwrap())).send().await.unwrap().text().await.unwrap();
     let errors = |line: &str| text.lines().find_map(|l| l.strip_prefix(line)).map(|v| v.trim().parse::<f64>().unwrap());

@@ -41,7 +41,7 @@ async fn a_missing_or_malformed_cookie_is_refused_and_cleared() {
     assert_cookie_attributes(&cleared);
     assert!(cleared.has("Max-Age=0"));
     assert_error(resp, 401, "INVALID_REFRESH_TOKEN").await;
-    let well_formed_but_unknown = gatehouse::tokens::RefreshToken::generate().encode();
+    let well_formed_but_unknown = crate::helpers::refresh_key().generate().encode();
     assert_error(app.refresh(&well_formed_but_unknown).await, 401, "INVALID_REFRESH_TOKEN").await;
 }
 
@@ -129,4 +129,100 @@ async fn the_cookie_name_is_configurable() {
     let resp = app.client.post(app.url("/auth/refresh")).header("Cookie", format!("__Secure-session={token}")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_error(app.refresh(&token).await, 401, "MISSING_REFRESH_TOKEN").await;
+}
+
+/// A cookie value of `real`'s family with every byte after the family id made up: all that
+/// someone who has seen only the family id (the first 16 bytes of a cookie) can present.
+fn made_up_from_family_of(real: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rand::RngCore;
+    let mut bytes = URL_SAFE_NO_PAD.decode(real).unwrap();
+    rand::rng().fill_bytes(&mut bytes[16..]);
+    let made_up = URL_SAFE_NO_PAD.encode(&bytes);
+    assert_eq!(made_up[..21], real[..21], "same family id");
+    made_up
+}
+
+/// A refresh-route or logout request with this exact `Cookie` header.
+async fn with_cookie_header(app: &crate::helpers::TestApp, method: &str, path: &str, cookie: &str) -> reqwest::Response {
+    let request = match method {
+        "GET" => app.client.get(app.url(path)),
+        _ => app.client.post(app.url(path)),
+    };
+    request.header("Cookie", cookie).send().await.unwrap()
+}
+
+#[actix_web::test]
+async fn a_planted_second_refresh_cookie_neither_replaces_nor_ends_the_session() {
+    // Without grace, any rotation of the real token would make its next use a replay.
+    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
+    let user = app.register_user().await;
+    // The strongest plant: a live token of the attacker's own account.
+    let attacker = app.register_user().await;
+    let store_before = {
+        let mut dump = app.token_store_dump().await;
+        dump.sort();
+        dump
+    };
+    let real = &user.refresh;
+    for planted in [attacker.refresh.as_str(), "", "garbage", &made_up_from_family_of(real)] {
+        for header in [format!("jwt={planted}; jwt={real}"), format!("jwt={real}; jwt={planted}")] {
+            for (method, path) in [("POST", "/auth/refresh"), ("GET", "/auth/refreshAccessToken"), ("POST", "/auth/logout")] {
+                let resp = with_cookie_header(&app, method, path, &header).await;
+                assert!(refresh_cookie(&resp).is_none(), "{method} {path} must not set or clear the cookie");
+                assert_error(resp, 400, "AMBIGUOUS_REFRESH_TOKEN").await;
+            }
+        }
+    }
+    let mut store_after = app.token_store_dump().await;
+    store_after.sort();
+    assert_eq!(store_after, store_before, "nothing was rotated or revoked");
+    // Both sessions are intact: each real cookie, alone, still refreshes, and keeps going.
+    for token in [real, &attacker.refresh] {
+        let resp = app.refresh(token).await;
+        assert_eq!(resp.status(), 200);
+        let next = refresh_cookie(&resp).unwrap().value;
+        assert_eq!(app.refresh(&next).await.status(), 200);
+    }
+}
+
+#[actix_web::test]
+async fn a_token_that_knows_only_the_family_id_is_invalid_and_the_session_goes_on() {
+    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
+    let user = app.register_user().await;
+    let current = refresh_cookie(&app.refresh(&user.refresh).await).unwrap().value;
+    for _ in 0..5 {
+        let made_up = made_up_from_family_of(&current);
+        assert_error(app.refresh(&made_up).await, 401, "INVALID_REFRESH_TOKEN").await;
+        assert_eq!(app.logout(&made_up).await.status(), 200, "logout stays idempotent");
+    }
+    let resp = app.refresh(&current).await;
+    assert_eq!(resp.status(), 200, "the real session was neither revoked nor rotated");
+    let next = refresh_cookie(&resp).unwrap().value;
+    // A real older generation still proves a replay, and ends the session.
+    assert_error(app.refresh(&user.refresh).await, 401, "REFRESH_TOKEN_REUSED").await;
+    assert_error(app.refresh(&next).await, 401, "INVALID_REFRESH_TOKEN").await;
+}
+
+#[actix_web::test]
+async fn a_token_issued_before_tags_existed_still_rotates_but_a_made_up_one_of_its_family_proves_nothing() {
+    use gatehouse::actors::token_store::TokenBackend;
+    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
+    let user = app.register_user().await;
+    // An untagged token, as every token was before tags: all 32 bytes after the family id random.
+    let legacy = gatehouse::tokens::RefreshToken::parse(&made_up_from_family_of(&user.refresh)).unwrap();
+    assert!(!crate::helpers::refresh_key().proves(&legacy));
+    let user_id = user.user_id.parse().unwrap();
+    match &app.backend {
+        TokenBackend::Redis(redis) => redis.store_new(user_id, &legacy).await.unwrap(),
+        TokenBackend::Memory(memory) => memory.store_new(user_id, &legacy),
+    }
+    assert_error(app.refresh(&made_up_from_family_of(&legacy.encode())).await, 401, "INVALID_REFRESH_TOKEN").await;
+    let resp = app.refresh(&legacy.encode()).await;
+    assert_eq!(resp.status(), 200, "no logout on upgrade");
+    let next = refresh_cookie(&resp).unwrap().value;
+    assert!(crate::helpers::refresh_key().proves(&gatehouse::tokens::RefreshToken::parse(&next).unwrap()), "its successor carries a tag");
+    assert_error(app.refresh(&made_up_from_family_of(&next)).await, 401, "INVALID_REFRESH_TOKEN").await;
+    assert_eq!(app.refresh(&next).await.status(), 200);
 }

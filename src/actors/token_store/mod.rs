@@ -15,7 +15,7 @@ pub use self::memory::MemoryTokens;
 pub use self::redis::{RedisSettings, RedisTokens};
 use crate::actors::ask;
 use crate::error::{ApiError, Dependency};
-use crate::tokens::RefreshToken;
+use crate::tokens::{RefreshKey, RefreshToken};
 
 /// What presenting a refresh token led to.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,7 +27,8 @@ pub enum RotateOutcome {
     Grace { user_id: Uuid, token: RefreshToken },
     /// The token was an older generation: a replay. The family is now revoked.
     Reused { user_id: Uuid },
-    /// Unknown, expired, revoked, or replaced by a newer login.
+    /// Unknown, expired, revoked, or replaced by a newer login; or a token of a live family
+    /// that is neither its current nor its previous one and proves nothing (see `rotate`).
     Invalid,
 }
 
@@ -84,8 +85,8 @@ impl TokenBackend {
         }
     }
 
-    async fn issue(&self, user_id: Uuid) -> Result<RefreshToken, ApiError> {
-        let token = RefreshToken::generate();
+    async fn issue(&self, key: &RefreshKey, user_id: Uuid) -> Result<RefreshToken, ApiError> {
+        let token = key.generate();
         match self {
             TokenBackend::Redis(r) => r.store_new(user_id, &token).await?,
             TokenBackend::Memory(m) => m.store_new(user_id, &token),
@@ -93,11 +94,19 @@ impl TokenBackend {
         Ok(token)
     }
 
-    async fn rotate(&self, presented: &RefreshToken) -> Result<RotateOutcome, ApiError> {
-        let successor = presented.successor();
+    /// Security: the family id is not secret, so a token that is neither the family's current
+    /// nor its previous one may be anybody's guess. It is a replay (and revokes the family) only
+    /// if its tag proves it was issued for that family (`RefreshKey::proves`, one HMAC); a token
+    /// without a valid tag is `Invalid` and changes nothing. (The exact predecessor after its
+    /// grace is a replay with or without a tag: matching a stored hash is proof enough.) Tokens
+    /// issued before tags existed still rotate, since they match the stored current hash
+    /// exactly, and their successors carry tags.
+    async fn rotate(&self, key: &RefreshKey, presented: &RefreshToken) -> Result<RotateOutcome, ApiError> {
+        let successor = key.successor(presented);
+        let proven = key.proves(presented);
         let rotation = match self {
-            TokenBackend::Redis(r) => r.rotate(presented, &successor).await?,
-            TokenBackend::Memory(m) => m.rotate(presented, &successor),
+            TokenBackend::Redis(r) => r.rotate(presented, &successor, proven).await?,
+            TokenBackend::Memory(m) => m.rotate(presented, &successor, proven),
         };
         Ok(rotation.outcome(presented, successor))
     }
@@ -144,11 +153,13 @@ impl TokenBackend {
 
 pub struct TokenStoreActor {
     backend: TokenBackend,
+    /// Tags the tokens issued here and checks the tags of those presented.
+    key: RefreshKey,
 }
 
 impl TokenStoreActor {
-    pub fn new(backend: TokenBackend) -> TokenStoreActor {
-        TokenStoreActor { backend }
+    pub fn new(backend: TokenBackend, key: RefreshKey) -> TokenStoreActor {
+        TokenStoreActor { backend, key }
     }
 }
 
@@ -187,16 +198,16 @@ pub struct Forget(pub String);
 impl Handler<Issue> for TokenStoreActor {
     type Result = ResponseFuture<Result<RefreshToken, ApiError>>;
     fn handle(&mut self, msg: Issue, _: &mut Context<Self>) -> Self::Result {
-        let backend = self.backend.clone();
-        Box::pin(async move { backend.issue(msg.0).await })
+        let (backend, key) = (self.backend.clone(), self.key.clone());
+        Box::pin(async move { backend.issue(&key, msg.0).await })
     }
 }
 
 impl Handler<Rotate> for TokenStoreActor {
     type Result = ResponseFuture<Result<RotateOutcome, ApiError>>;
     fn handle(&mut self, msg: Rotate, _: &mut Context<Self>) -> Self::Result {
-        let backend = self.backend.clone();
-        Box::pin(async move { backend.rotate(&msg.0).await })
+        let (backend, key) = (self.backend.clone(), self.key.clone());
+        Box::pin(async move { backend.rotate(&key, &msg.0).await })
     }
 }
 

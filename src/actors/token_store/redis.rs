@@ -225,7 +225,8 @@ impl RedisTokens {
         .map(drop)
     }
 
-    pub async fn rotate(&self, presented: &RefreshToken, successor: &RefreshToken) -> Result<Rotation, ApiError> {
+    /// `proven`: whether `presented` carries a valid tag (see `TokenBackend::rotate`).
+    pub async fn rotate(&self, presented: &RefreshToken, successor: &RefreshToken, proven: bool) -> Result<Rotation, ApiError> {
         let family = presented.family();
         let reply: Vec<String> = self
             .with_conn(async |c| {
@@ -239,6 +240,7 @@ impl RedisTokens {
                     .arg(self.ttl_ms())
                     .arg(self.grace.as_millis() as u64)
                     .arg(&self.prefix)
+                    .arg(if proven { "1" } else { "0" })
                     .invoke_async(c)
                     .await
             })

@@ -1,7 +1,8 @@
 -- Exchanges a refresh token for its successor, atomically: of many concurrent calls with one
 -- token, exactly one sees it as current and rotates it.
 -- KEYS: family key, live set.
--- ARGV: family id, presented hash, successor hash, sealed successor, ttl ms, grace ms, prefix.
+-- ARGV: family id, presented hash, successor hash, sealed successor, ttl ms, grace ms, prefix,
+--       proof ('1' when the presented token's tag verified, else '0').
 -- Returns {'rotated', uid} | {'grace', uid, sealed successor, successor hash} | {'reused', uid} | {'invalid'}.
 local f = redis.call('HMGET', KEYS[1], 'uid', 'cur', 'prev', 'at', 'sealed')
 local uid = f[1]
@@ -21,6 +22,10 @@ end
 if f[3] == ARGV[2] and tonumber(ARGV[6]) > 0 and now - tonumber(f[4]) <= tonumber(ARGV[6]) then
   return {'grace', uid, f[5], f[2]}
 end
+-- Security: the family id is not secret. Only a token that proves it was issued for this family
+-- (a valid tag, or the exact predecessor after its grace) is a replay; anything else is a guess
+-- that touches nothing.
+if ARGV[8] ~= '1' and f[3] ~= ARGV[2] then return {'invalid'} end
 -- Any other token of this family is an older generation: a replay. Revoke the whole family.
 redis.call('DEL', KEYS[1])
 if redis.call('GET', userkey) == ARGV[1] then

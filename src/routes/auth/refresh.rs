@@ -13,6 +13,13 @@ use crate::state::AppState;
 pub async fn refresh(_: CheckedOrigin, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let presented = match state.cookie.read(&req) {
         Ok(token) => token,
+        // Security: see `RefreshCookie::read`; no clearing cookie, since it would delete the
+        // user's own cookie and leave the planted one.
+        Err(e @ ApiError::AmbiguousRefreshToken) => {
+            log::warn!(target: "gatehouse::auth", "refresh refused: more than one refresh cookie");
+            crate::metrics::refresh_outcome("ambiguous");
+            return Err(e);
+        }
         Err(e) => {
             crate::metrics::refresh_outcome(if matches!(e, ApiError::MissingRefreshToken) { "missing" } else { "invalid" });
             return Ok(refused(&state, e));

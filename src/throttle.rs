@@ -50,6 +50,14 @@ impl Account<'_> {
             Account::Named(_) => "name",
         }
     }
+
+    /// For the log line of a refusal: which account, when it exists.
+    fn user_id(self) -> String {
+        match self {
+            Account::Existing(id) | Account::Device(&Device { user_id: id, .. }) => format!(" user_id={id}"),
+            Account::Named(_) => String::new(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -72,7 +80,7 @@ impl Throttle {
             Action::Login => self.config.login_per_ip,
             Action::Register => self.config.register_per_ip,
         };
-        self.count(action, ip_counter(action, ip), limit, "ip").await
+        self.count(action, ip_counter(action, ip), limit, None).await
     }
 
     /// Counts an attempt on this account, then refuses it when the account is over its limit.
@@ -82,17 +90,19 @@ impl Throttle {
     /// never locked for longer than `THROTTLE_WINDOW`, and a device that logged into it before
     /// is not locked by strangers at all (it has its own counter).
     pub async fn attempt_on(&self, action: Action, account: Account<'_>) -> Result<(), ApiError> {
-        self.count(action, account_counter(action, account), self.config.per_account, account.kind()).await
+        self.count(action, account_counter(action, account), self.config.per_account, Some(account)).await
     }
 
-    async fn count(&self, action: Action, counter: String, limit: u32, kind: &str) -> Result<(), ApiError> {
+    /// `account` is `None` for the IP counter.
+    async fn count(&self, action: Action, counter: String, limit: u32, account: Option<Account<'_>>) -> Result<(), ApiError> {
         if limit == 0 {
             return Ok(());
         }
         match self.store.hit(vec![(counter, limit)], self.config.window).await? {
             None => Ok(()),
             Some(wait) => {
-                log::warn!(target: "gatehouse::auth", "{} throttled per {kind}", action.name());
+                let what = account.map_or_else(|| "ip".to_string(), |a| format!("{}{}", a.kind(), a.user_id()));
+                log::warn!(target: "gatehouse::auth", "{} throttled per {what}", action.name());
                 Err(ApiError::RateLimited { retry_after: Duration::from_secs(wait.as_millis().div_ceil(1000) as u64) })
             }
         }

@@ -69,6 +69,8 @@ pub struct Config {
     pub cookie_name: String,
     pub cookie_secure: bool,
     pub cookie_samesite: SameSite,
+    /// Lifetime of the device cookie (`{COOKIE_NAME}-device`) set at login and registration.
+    pub device_cookie_ttl: Duration,
     pub cors_origins: Vec<String>,
     pub metrics_addr: Option<SocketAddr>,
     pub hasher_threads: usize,
@@ -152,6 +154,7 @@ impl std::fmt::Debug for Config {
 pub struct ConfigError(String);
 
 const MIN_SECRET_BYTES: usize = 32;
+const MAX_COOKIE_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
 
 impl Config {
     /// Reads the process environment (after `.env`, when present, has been loaded into it).
@@ -244,6 +247,7 @@ impl Config {
             cookie_name: env.string("COOKIE_NAME", "jwt"),
             cookie_secure,
             cookie_samesite,
+            device_cookie_ttl: Duration::from_secs(env.parse("DEVICE_COOKIE_TTL", 31_536_000)?),
             cors_origins: env
                 .string("CORS_ORIGINS", "http://localhost:5173,http://127.0.0.1:5173")
                 .split(',')
@@ -294,6 +298,7 @@ impl Config {
             ("REDIS_MAX_CONNECTIONS", self.redis_max_connections as u64),
             ("DEPENDENCY_TIMEOUT_MS", self.dependency_timeout.as_millis() as u64),
             ("THROTTLE_WINDOW", self.throttle.window.as_secs()),
+            ("DEVICE_COOKIE_TTL", self.device_cookie_ttl.as_secs()),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError(format!("{name} must be greater than 0")));
@@ -316,6 +321,11 @@ impl Config {
             .map_err(|e| ConfigError(format!("ARGON2_M_KIB / ARGON2_T / ARGON2_P are not valid Argon2 parameters: {e}")))?;
         if !(0..=19).contains(&self.hasher_nice) {
             return Err(invalid("HASHER_NICE", &self.hasher_nice.to_string(), "0 to 19"));
+        }
+        // Browsers cap a cookie's lifetime at 400 days (RFC 6265bis): a longer one would only
+        // mislead the reader.
+        if self.device_cookie_ttl > MAX_COOKIE_LIFETIME {
+            return Err(invalid("DEVICE_COOKIE_TTL", &self.device_cookie_ttl.as_secs().to_string(), "1 to 34560000 seconds (400 days)"));
         }
         if self.max_body_bytes < 256 {
             return Err(invalid("MAX_BODY_BYTES", &self.max_body_bytes.to_string(), "at least 256"));
@@ -381,6 +391,7 @@ mod tests {
         assert_eq!(c.cookie_name, "jwt");
         assert_eq!(c.access_token_ttl, Duration::from_secs(300));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(172_800));
+        assert_eq!(c.device_cookie_ttl, Duration::from_secs(31_536_000));
         assert_eq!((c.argon2.m_kib, c.argon2.t, c.argon2.p), (19_456, 2, 1));
     }
 
@@ -425,7 +436,7 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_variable() {
-        for (name, value) in [("PORT", "http"), ("ACCESS_TOKEN_TTL", "-1"), ("COOKIE_SAMESITE", "sometimes"), ("HASHER_THREADS", "0"), ("HASHER_NICE", "-5"), ("HASHER_NICE", "20"), ("ARGON2_M_KIB", "1")] {
+        for (name, value) in [("PORT", "http"), ("ACCESS_TOKEN_TTL", "-1"), ("COOKIE_SAMESITE", "sometimes"), ("HASHER_THREADS", "0"), ("HASHER_NICE", "-5"), ("HASHER_NICE", "20"), ("ARGON2_M_KIB", "1"), ("DEVICE_COOKIE_TTL", "0"), ("DEVICE_COOKIE_TTL", "34560001")] {
             let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}: {err}");
         }

@@ -1,4 +1,5 @@
-//! The refresh-token cookie: how it is set, cleared and read back.
+//! The refresh-token cookie: how it is set, cleared and read back; the attributes every cookie
+//! of the service shares.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite as CookieSameSite, time};
@@ -8,14 +9,48 @@ use crate::config::{Config, SameSite};
 use crate::error::ApiError;
 use crate::tokens::RefreshToken;
 
-/// Only the `/auth` routes ever see the refresh token.
+/// Only the `/auth` routes ever see the refresh token (or the device cookie).
 const COOKIE_PATH: &str = "/auth";
+
+/// The attributes every cookie of the service carries (the refresh and the device cookie).
+#[derive(Debug, Clone, Copy)]
+pub struct CookieAttributes {
+    secure: bool,
+    same_site: CookieSameSite,
+}
+
+impl CookieAttributes {
+    pub fn from_config(config: &Config) -> CookieAttributes {
+        CookieAttributes {
+            secure: config.cookie_secure,
+            same_site: match config.cookie_samesite {
+                SameSite::Strict => CookieSameSite::Strict,
+                SameSite::Lax => CookieSameSite::Lax,
+                SameSite::None => CookieSameSite::None,
+            },
+        }
+    }
+
+    /// Security: `HttpOnly` keeps the value away from page scripts (XSS cannot read it),
+    /// `Path=/auth` keeps it off every other request, `SameSite` limits cross-site sends, and
+    /// `Secure` (configurable, required for `SameSite=None` and `__Host-` names) keeps it off
+    /// plain http. No `Domain`: the cookie stays host-only. Every cookie set here, the rotated
+    /// and the cleared one included, carries all of these.
+    pub fn build(self, name: &str, value: String, max_age: time::Duration) -> Cookie<'static> {
+        Cookie::build(name.to_string(), value)
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(self.same_site)
+            .path(COOKIE_PATH)
+            .max_age(max_age)
+            .finish()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct RefreshCookie {
     name: String,
-    secure: bool,
-    same_site: CookieSameSite,
+    attributes: CookieAttributes,
     max_age: time::Duration,
 }
 
@@ -23,12 +58,7 @@ impl RefreshCookie {
     pub fn from_config(config: &Config) -> RefreshCookie {
         RefreshCookie {
             name: config.cookie_name.clone(),
-            secure: config.cookie_secure,
-            same_site: match config.cookie_samesite {
-                SameSite::Strict => CookieSameSite::Strict,
-                SameSite::Lax => CookieSameSite::Lax,
-                SameSite::None => CookieSameSite::None,
-            },
+            attributes: CookieAttributes::from_config(config),
             max_age: time::Duration::seconds(config.refresh_token_ttl.as_secs() as i64),
         }
     }
@@ -37,19 +67,8 @@ impl RefreshCookie {
         &self.name
     }
 
-    /// Security: `HttpOnly` keeps the token away from page scripts (XSS cannot read it),
-    /// `Path=/auth` keeps it off every other request, `SameSite` limits cross-site sends, and
-    /// `Secure` (configurable, required for `SameSite=None` and `__Host-` names) keeps it off
-    /// plain http. No `Domain`: the cookie stays host-only. Every cookie set here, the rotated
-    /// and the cleared one included, carries all of these.
     fn build(&self, value: String, max_age: time::Duration) -> Cookie<'static> {
-        Cookie::build(self.name.clone(), value)
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(self.same_site)
-            .path(COOKIE_PATH)
-            .max_age(max_age)
-            .finish()
+        self.attributes.build(&self.name, value, max_age)
     }
 
     pub fn set(&self, token: &RefreshToken) -> Cookie<'static> {
@@ -127,7 +146,11 @@ mod tests {
     use actix_web::test::TestRequest;
 
     fn cookie() -> RefreshCookie {
-        RefreshCookie { name: "jwt".into(), secure: false, same_site: CookieSameSite::Lax, max_age: time::Duration::seconds(60) }
+        RefreshCookie {
+            name: "jwt".into(),
+            attributes: CookieAttributes { secure: false, same_site: CookieSameSite::Lax },
+            max_age: time::Duration::seconds(60),
+        }
     }
 
     fn read(headers: &[&[u8]]) -> Result<RefreshToken, ApiError> {

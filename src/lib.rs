@@ -6,6 +6,7 @@ pub mod bounded;
 pub mod client;
 pub mod config;
 pub mod cookie;
+pub mod device_cookie;
 pub mod domain;
 pub mod envelope;
 pub mod error;

@@ -18,6 +18,7 @@ use crate::actors::workers::{LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
+use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
 use crate::metrics::exporter::MetricsServer;
 use crate::throttle::Throttle;
@@ -96,6 +97,7 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr()).with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
         let port = listener.local_addr()?.port();
         let cookie = RefreshCookie::from_config(&config);
+        let device = DeviceCookie::from_config(&config, &secret);
         let json = routes::json_config(config.max_body_bytes);
         let origins: Arc<[String]> = config.cors_origins.clone().into();
         let trusted_proxies: Arc<[crate::config::IpNet]> = config.trusted_proxies.clone().into();
@@ -132,6 +134,7 @@ impl Application {
                 users,
                 access: access.clone(),
                 cookie: cookie.clone(),
+                device: device.clone(),
                 password_policy,
                 cors_origins: origins.clone(),
                 trusted_proxies: trusted_proxies.clone(),

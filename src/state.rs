@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::actors::{Hasher, TokenStore, Users};
 use crate::config::IpNet;
 use crate::cookie::RefreshCookie;
+use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
 use crate::throttle::Throttle;
 use crate::tokens::AccessTokens;
@@ -15,6 +16,7 @@ pub struct AppState {
     pub users: Users,
     pub access: Arc<AccessTokens>,
     pub cookie: RefreshCookie,
+    pub device: DeviceCookie,
     pub throttle: Throttle,
     pub password_policy: PasswordPolicy,
     pub cors_origins: Arc<[String]>,

@@ -1,10 +1,12 @@
 //! Domain types parsed from untrusted input: once a value exists, it is valid.
 
 mod email;
+mod identifier;
 mod password;
 mod username;
 
 pub use email::Email;
+pub use identifier::Identifier;
 pub use password::{Password, PasswordPolicy};
 pub use username::Username;
 

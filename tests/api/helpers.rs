@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use gatehouse::actors::token_store::TokenBackend;
 use gatehouse::config::Config;
+use gatehouse::device_cookie::DeviceCookie;
 use gatehouse::startup::Application;
 use gatehouse::tokens::{AccessTokens, RefreshKey};
 use reqwest::Response;
@@ -156,6 +157,22 @@ impl TestApp {
         self.post_json("/auth/login", body).await
     }
 
+    /// The name of the device cookie this server sets.
+    pub fn device_cookie_name(&self) -> String {
+        DeviceCookie::name_for(&self.config)
+    }
+
+    /// The device cookie a response sets, picked by its name.
+    pub fn device_cookie(&self, resp: &Response) -> Option<SetCookie> {
+        set_cookie(resp, &self.device_cookie_name())
+    }
+
+    /// `POST /auth/login` from a browser that presents this device cookie value.
+    pub async fn login_from_device(&self, body: &Value, device: &str) -> Response {
+        let cookie = format!("{}={device}", self.device_cookie_name());
+        self.client.post(self.url("/auth/login")).header("Cookie", cookie).json(body).send().await.unwrap()
+    }
+
     /// Registers a fresh user with a unique name.
     pub async fn register_user(&self) -> Session {
         let tag = &Uuid::new_v4().simple().to_string()[..10];
@@ -266,7 +283,7 @@ impl TestApp {
     }
 }
 
-/// A `Set-Cookie` for the refresh cookie: its value and its attributes, lower-cased.
+/// A `Set-Cookie` of one cookie: its value and its attributes.
 #[derive(Debug, Clone)]
 pub struct SetCookie {
     pub value: String,
@@ -279,10 +296,16 @@ impl SetCookie {
     }
 }
 
+/// The refresh cookie (the default name) a response sets.
 pub fn refresh_cookie(resp: &Response) -> Option<SetCookie> {
+    set_cookie(resp, "jwt")
+}
+
+/// The cookie called `name` among those a response sets, whatever their order.
+pub fn set_cookie(resp: &Response, name: &str) -> Option<SetCookie> {
     resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|raw| {
         let mut parts = raw.split(';').map(str::trim);
-        let value = parts.next()?.strip_prefix("jwt=")?.to_string();
+        let value = parts.next()?.strip_prefix(name)?.strip_prefix('=')?.to_string();
         Some(SetCookie { value, attributes: parts.map(str::to_string).collect() })
     })
 }

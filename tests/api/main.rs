@@ -3,6 +3,7 @@
 
 mod dashboards;
 mod demo_client;
+mod device_cookie;
 mod embedded;
 mod forged_tokens;
 mod health;

@@ -123,9 +123,12 @@ async fn after_the_grace_window_the_predecessor_is_a_replay() {
 async fn the_cookie_name_is_configurable() {
     let app = spawn_app_with(&[("COOKIE_NAME", "__Secure-session"), ("COOKIE_SECURE", "true")]).await;
     let resp = app.register(&serde_json::json!({"username": "hosted", "password": crate::helpers::PASSWORD})).await;
-    let set = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(set.starts_with("__Secure-session=") && set.contains("Secure") && set.contains("Path=/auth") && !set.contains("Domain"), "{set}");
-    let token = set.split(';').next().unwrap().trim_start_matches("__Secure-session=").to_string();
+    let set = crate::helpers::set_cookie(&resp, "__Secure-session").expect("the refresh cookie under its configured name");
+    assert!(set.has("Secure") && set.has("Path=/auth") && !set.attributes.iter().any(|a| a.starts_with("Domain")), "{set:?}");
+    let device = app.device_cookie(&resp).expect("the device cookie");
+    assert_eq!(app.device_cookie_name(), "__Secure-session-device", "the prefix carries over");
+    assert!(device.has("Secure") && device.has("HttpOnly") && device.has("Path=/auth"), "{device:?}");
+    let token = set.value;
     let resp = app.client.post(app.url("/auth/refresh")).header("Cookie", format!("__Secure-session={token}")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_error(app.refresh(&token).await, 401, "MISSING_REFRESH_TOKEN").await;

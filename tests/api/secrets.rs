@@ -38,6 +38,8 @@ async fn no_password_token_hash_or_cookie_reaches_the_logs() {
     let user = app.register_user().await;
     let login = app.login(&json!({"username": user.username, "password": PASSWORD})).await;
     let login_cookie = refresh_cookie(&login).unwrap().value;
+    let device = app.device_cookie(&login).unwrap().value;
+    app.login_from_device(&json!({"username": user.username, "password": "a wrong password"}), &device).await;
     let access = body(login).await["content"]["access_token"].as_str().unwrap().to_string();
     let rotated = refresh_cookie(&app.refresh(&login_cookie).await).unwrap().value;
     app.me(&access).await;
@@ -50,7 +52,7 @@ async fn no_password_token_hash_or_cookie_reaches_the_logs() {
     let lines = logs.0.lock().unwrap().join("\n");
     assert!(lines.contains(&format!("login user_id={}", user.user_id)), "auth events are logged with the user id");
     assert!(lines.contains("POST /auth/login 401"), "request lines are logged");
-    let secrets = [PASSWORD, "a wrong password", &user.access_token, &access, &user.refresh, &login_cookie, &rotated, &hash, "$argon2"];
+    let secrets = [PASSWORD, "a wrong password", &user.access_token, &access, &user.refresh, &login_cookie, &rotated, &device, &hash, "$argon2"];
     for secret in secrets {
         assert!(!lines.contains(secret), "a secret reached the logs");
     }

@@ -94,3 +94,46 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     assert_eq!(login_from(&app, "198.51.100.2").await.unwrap().status(), 401);
     assert_eq!(login_from(&app, "198.51.100.1").await.unwrap().status(), 429);
 }
+
+/// `s` in fullwidth forms (`ｕｓｅｒ－１`), which NFKC folds back onto ASCII.
+fn fullwidth(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_graphic() { char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap() } else { c }).collect()
+}
+
+/// `s` with its letters and digits in mathematical bold (`𝐮𝐬𝐞𝐫-𝟏`), which NFKC folds back.
+fn mathematical_bold(s: &str) -> String {
+    let bold = |c: char| match c {
+        'a'..='z' => char::from_u32(0x1D41A + (c as u32 - 'a' as u32)).unwrap(),
+        '0'..='9' => char::from_u32(0x1D7CE + (c as u32 - '0' as u32)).unwrap(),
+        _ => c,
+    };
+    s.chars().map(bold).collect()
+}
+
+#[actix_web::test]
+async fn compatibility_spellings_and_the_email_of_one_account_share_one_counter() {
+    let app = spawn_app_with(&[("THROTTLE_PER_ACCOUNT", "3"), ("THROTTLE_LOGIN_PER_IP", "1000")]).await;
+    let user = app.register_user().await;
+    let (wide, bold) = (fullwidth(&user.username), mathematical_bold(&user.username));
+    assert_ne!(wide, user.username);
+    assert_ne!(bold, user.username);
+    for identifier in [json!({"username": wide}), json!({"username": bold}), json!({"email": user.email.to_uppercase()})] {
+        let mut guess = identifier.clone();
+        guess["password"] = json!("a wrong guess");
+        assert_error(app.login(&guess).await, 401, "INVALID_CREDENTIALS").await;
+    }
+    // The limit is reached: no spelling gets another try, not even with the right password.
+    for identifier in [json!({"username": user.username}), json!({"username": fullwidth(&user.username)}), json!({"email": user.email})] {
+        let mut right = identifier.clone();
+        right["password"] = json!(PASSWORD);
+        assert_error(app.login(&right).await, 429, "RATE_LIMITED").await;
+    }
+}
+
+#[actix_web::test]
+async fn registration_counts_compatibility_spellings_of_a_name_as_one() {
+    let app = spawn_app_with(&[("THROTTLE_PER_ACCOUNT", "2"), ("THROTTLE_REGISTER_PER_IP", "1000")]).await;
+    assert_eq!(app.register(&json!({"username": "taken-name", "password": PASSWORD})).await.status(), 201);
+    assert_error(app.register(&json!({"username": fullwidth("taken-name"), "password": PASSWORD})).await, 409, "USERNAME_TAKEN").await;
+    assert_error(app.register(&json!({"username": mathematical_bold("taken-name"), "password": PASSWORD})).await, 429, "RATE_LIMITED").await;
+}

@@ -108,6 +108,6 @@ async fn post_json(client: &Client, base: &str, path: &str, username: &str) -> (
     let body = serde_json::json!({"username": username, "password": crate::gatehouse::PASSWORD});
     let resp = client.http.post(format!("{base}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{path} cut off: {e}"));
     let status = resp.status().as_u16();
-    let cookie = resp.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next()?.strip_prefix("jwt=").map(str::to_string));
+    let cookie = resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| c.split(';').next()?.strip_prefix("jwt=").map(str::to_string));
     (status, resp.json().await.unwrap_or_default(), cookie)
 }

@@ -1,15 +1,15 @@
 //! `POST /auth/login`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Deserialize;
 
 use super::session;
 use crate::actors::user_repo::Lookup;
 use crate::client::{CheckedOrigin, ClientIp};
-use crate::throttle::Action;
-use crate::domain::{Email, Password, Username, ValidationError};
+use crate::domain::{Identifier, Password};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::throttle::{Account, Action};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,26 +25,35 @@ pub async fn login(
     _: CheckedOrigin,
     ClientIp(ip): ClientIp,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let password = Password::parse_attempt(body.password)?;
-    let account = body.username.as_deref().or(body.email.as_deref()).unwrap_or_default();
-    // A name that could never have been registered cannot exist: it skips the database but,
-    // like every unknown user, still pays for a dummy verification below.
-    let lookup = match (&body.username, &body.email) {
-        (Some(name), _) => Username::parse(name).ok().map(|u| Lookup::Username(u.as_str().to_string())),
-        (None, Some(email)) => Email::parse(email).ok().map(|e| Lookup::Email(e.as_str().to_string())),
-        (None, None) => return Err(ValidationError::MissingIdentifier.into()),
-    };
-    state.throttle.attempt(Action::Login, ip, account).await?;
+    let identifier = Identifier::parse(body.username.as_deref(), body.email.as_deref())?;
+    state.throttle.attempt_from(Action::Login, ip).await?;
     // Reliability: a login the hasher has no room for is shed before the database is asked,
     // so a login storm costs the database nothing beyond what the hasher can serve.
     let slot = state.hasher.admit()?;
-    let record = match lookup {
-        Some(lookup) => state.users.find(lookup).await?,
-        None => None,
+    // A name that could never have been registered cannot exist: it skips the database but,
+    // like every unknown user, still pays for a dummy verification below.
+    let record = match &identifier {
+        Identifier::Username(name) => state.users.find(Lookup::Username(name.as_str().to_string())).await?,
+        Identifier::Email(email) => state.users.find(Lookup::Email(email.as_str().to_string())).await?,
+        Identifier::Unregistrable(_) => None,
     };
+    // Security: the account's attempt is counted on the identity the lookup resolved (its id,
+    // so every spelling and both identifiers share one counter), or on the canonical identifier
+    // when there is no such account: one count either way, before any Argon2 work. A browser
+    // with a valid device cookie for this very account counts on its own counter instead, so
+    // strangers' guesses do not lock its owner out; a cookie for another account is ignored.
+    let device = state.device.read(&req).filter(|d| record.as_ref().is_some_and(|r| r.user.id == d.user_id));
+    let account = match (&device, &record) {
+        (Some(device), _) => Account::Device(device),
+        (None, Some(record)) => Account::Existing(record.user.id),
+        (None, None) => Account::Named(&identifier),
+    };
+    state.throttle.attempt_on(Action::Login, account).await?;
     // Security: an unknown user is verified against a dummy hash, with the same Argon2 runs as a
     // wrong password (the normalised form, and the raw form when it differs), so this answer
     // and its timing are the same as for a wrong password.
@@ -55,7 +64,7 @@ pub async fn login(
     };
     let user = record.user;
     let refresh = state.tokens.issue(user.id).await?;
-    log::info!(target: "gatehouse::auth", "login user_id={}", user.id);
+    log::info!(target: "gatehouse::auth", "login user_id={}{}", user.id, if device.is_some() { " from a known device" } else { "" });
     state.throttle.succeeded(Action::Login, account).await;
     if verified.needs_rehash {
         upgrade_hash(&state, user.id, password);

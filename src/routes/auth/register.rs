@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::session;
 use crate::client::{CheckedOrigin, ClientIp};
-use crate::domain::{Email, Username};
+use crate::domain::{Email, Identifier, Username};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::throttle::Action;
+use crate::throttle::{Account, Action};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +30,11 @@ pub async fn register(
     let username = Username::parse(&body.username)?;
     let email = body.email.as_deref().map(Email::parse).transpose()?;
     let password = state.password_policy.parse_new(body.password)?;
-    state.throttle.attempt(Action::Register, ip, username.as_str()).await?;
+    state.throttle.attempt_from(Action::Register, ip).await?;
+    // Security: counted on the canonical name, so compatibility spellings of one name (which
+    // would all be refused as taken) share one counter.
+    let name = Identifier::Username(username.clone());
+    state.throttle.attempt_on(Action::Register, Account::Named(&name)).await?;
     // Security: the password is hashed before the database is asked about the name, so a taken
     // name costs a caller the same Argon2 work as a free one.
     let hash = state.hasher.hash(password).await?;

@@ -1,5 +1,5 @@
 //! What register, login and refresh answer with: an access token in the body and the refresh
-//! token in the cookie.
+//! token in the cookie (register and login add the device cookie).
 
 use actix_web::{HttpResponse, http::StatusCode};
 use serde::Serialize;
@@ -33,10 +33,12 @@ pub fn access_token(state: &AppState, user_id: Uuid) -> Result<AccessTokenBody, 
     Ok(AccessTokenBody { access_token, token_type: "Bearer", expires_in: state.access.ttl().as_secs() })
 }
 
-/// The response to a successful register or login, for a refresh token already stored.
+/// The response to a successful register or login, for a refresh token already stored. It
+/// also marks this browser as a device that has logged into the account (see `device_cookie`).
 pub fn started(state: &AppState, status: StatusCode, user: User, refresh: &RefreshToken) -> Result<HttpResponse, ApiError> {
     let token = access_token(state, user.id)?;
     let mut builder = HttpResponse::build(status);
     builder.cookie(state.cookie.set(refresh));
+    builder.cookie(state.device.issue(user.id));
     Ok(success_with(builder, SessionBody { user, token }))
 }

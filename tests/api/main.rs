@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod origin;
 mod ping;
+mod proxies;
 mod refresh;
 mod register;
 mod secrets;

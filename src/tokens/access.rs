@@ -135,7 +135,7 @@ mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const SECRET: &[u8] = b"CvUwTRudq9ogaXzGATwcf3TI1HpCBfgsNNewSikL2z0S";
 
     fn tokens() -> AccessTokens {
         AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::ZERO)

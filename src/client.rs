@@ -27,7 +27,7 @@ pub struct ClientIp(pub IpAddr);
 ///
 /// Security: an entry that still is not an address (`unknown`, an obfuscated name) was written
 /// by the trusted proxy right of it, which did not say who its peer was: the client is then that
-/// proxy, the last trusted hop, as before. Going further left would let the client choose. The
+/// proxy, the last trusted hop. Going further left would let the client choose. The
 /// lenient parsing above is what keeps real clients written in a proxy's own style out of that
 /// shared bucket; a proxy that never names its clients is a misconfiguration, logged at warn.
 pub fn client_ip<'a>(peer: IpAddr, lines: impl IntoIterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
@@ -71,7 +71,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     }
     match hop.split_once(':') {
         // One colon: `v4:port`. More: an IPv6 address (perhaps with a zone) without brackets.
-        Some((v4, port)) if !port.contains(':') => if is_port(port) { v4.parse::<Ipv4Addr>().ok().map(IpAddr::V4) } else { None },
+        Some((v4, port)) if !port.contains(':') => v4.parse::<Ipv4Addr>().ok().filter(|_| is_port(port)).map(IpAddr::V4),
         Some(_) => without_zone(hop),
         None => None,
     }

@@ -18,7 +18,7 @@ use gatehouse::error::ApiError;
 use gatehouse::tokens::{AccessTokens, RefreshKey, RefreshToken};
 use uuid::Uuid;
 
-const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret-0123";
+const SECRET: &[u8] = b"2Pq7w/G/Tf4s+R97X/guqXtUJSFGQXTWSduNiL9Qh8gk";
 
 fn access_tokens(c: &mut Criterion) {
     let tokens = AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));

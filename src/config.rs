@@ -155,6 +155,7 @@ pub struct ConfigError(String);
 
 const MIN_SECRET_BYTES: usize = 32;
 const MAX_COOKIE_LIFETIME: Duration = Duration::from_secs(400 * 24 * 3600);
+const WEAK_SECRET: &str = "does not look random (a repeated pattern, a run or too few distinct characters)";
 
 impl Config {
     /// Reads the process environment (after `.env`, when present, has been loaded into it).
@@ -192,6 +193,15 @@ impl Config {
             Some(other) => return Err(invalid("GATEHOUSE_ENV", other, "production or development")),
         };
         let jwt_secret = match env.raw("JWT_SECRET") {
+            // Security: a made-up secret (a repeated word, a run of characters) lets anyone who
+            // guesses it mint access tokens; production refuses one, development only warns.
+            Some(secret) if secret.len() >= MIN_SECRET_BYTES && !crate::secret::looks_random(secret.as_bytes()) => {
+                if mode == Mode::Production {
+                    return Err(ConfigError(format!("JWT_SECRET {WEAK_SECRET}; make a random one, for example: openssl rand -base64 48")));
+                }
+                log::warn!("JWT_SECRET {WEAK_SECRET}: accepted in development only (make a random one: openssl rand -base64 48)");
+                Some(secret.into_bytes())
+            }
             Some(secret) if secret.len() >= MIN_SECRET_BYTES => Some(secret.into_bytes()),
             Some(_) => {
                 return Err(ConfigError(format!(
@@ -382,7 +392,7 @@ mod tests {
         Config::from_map(&map)
     }
 
-    const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    const SECRET: (&str, &str) = ("JWT_SECRET", "vLa00q66yVlBaJt62MidNXm1MUofIAcB0dxFuOuc+Qpd");
 
     #[test]
     fn defaults_apply_when_only_the_secret_is_set() {
@@ -426,6 +436,18 @@ mod tests {
     fn a_short_secret_is_refused() {
         let err = config(&[("JWT_SECRET", "short")]).unwrap_err().to_string();
         assert!(err.contains("JWT_SECRET") && err.contains("32"), "{err}");
+    }
+
+    #[test]
+    fn a_made_up_secret_is_refused_in_production_only() {
+        for weak in ["test-secret-test-secret-test-secret-0123", "0123456789abcdef0123456789abcdef", &"x".repeat(64)] {
+            let err = config(&[("GATEHOUSE_ENV", "production"), ("JWT_SECRET", weak)]).unwrap_err().to_string();
+            assert!(err.contains("JWT_SECRET") && err.contains("openssl rand -base64 48"), "{err}");
+            assert!(!err.contains(weak), "the message never repeats the secret: {err}");
+            let dev = config(&[("GATEHOUSE_ENV", "development"), ("JWT_SECRET", weak)]).unwrap();
+            assert_eq!(dev.jwt_secret.as_deref(), Some(weak.as_bytes()), "development warns and goes on");
+        }
+        assert!(config(&[("GATEHOUSE_ENV", "production"), SECRET]).is_ok());
     }
 
     #[test]

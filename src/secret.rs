@@ -27,6 +27,25 @@ pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// How many distinct 3-byte windows a secret needs, in its bytes and in the steps between
+/// neighbouring bytes. A 32-byte secret has 30 windows (29 of steps); random base64 or hex has
+/// nearly all of them distinct.
+const MIN_DISTINCT_WINDOWS: usize = 20;
+
+/// Security: whether a configured secret could have come from a random generator. What is
+/// refused is the obviously made-up: one byte repeated, few distinct bytes, a short pattern
+/// repeated (`test-secret-test-secret-…`), a run (`abcdef…`, `0123…`). The measure is the number
+/// of distinct 3-byte windows, in the secret and in its byte-to-byte steps (which turn a run
+/// into a repetition): a pattern of length p has at most p of them, d distinct bytes at most d³.
+/// Random base64 of 24 bytes or more, or hex of 16 bytes or more (32 characters, the minimum
+/// length), has at least 26 in practice; the proptest below holds it to the threshold of 20.
+/// It is a floor against mistakes, not an entropy estimate: a passphrase passes.
+pub fn looks_random(secret: &[u8]) -> bool {
+    let distinct_windows = |bytes: &[u8]| bytes.windows(3).collect::<std::collections::HashSet<_>>().len();
+    let steps: Vec<u8> = secret.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    distinct_windows(secret) >= MIN_DISTINCT_WINDOWS && distinct_windows(&steps) >= MIN_DISTINCT_WINDOWS
+}
+
 pub fn load_or_generate(configured: Option<&[u8]>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = configured {
         return Ok(secret.to_vec());
@@ -84,6 +103,33 @@ mod tests {
         assert_eq!(a, derive_key(b"one secret of enough length for a test", "device-cookie"));
         assert_ne!(a, derive_key(b"one secret of enough length for a test", "refresh-proof"));
         assert_ne!(a, derive_key(b"another secret of enough length for it", "device-cookie"));
+    }
+
+    #[test]
+    fn made_up_secrets_do_not_look_random() {
+        for weak in [
+            "a".repeat(40),
+            "ab".repeat(20),
+            "passwordpasswordpasswordpassword".into(),
+            "test-secret-test-secret-test-secret-0123".into(),
+            "0123456789abcdef0123456789abcdef".into(),
+            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH".into(),
+            "0101101001011010010110100101101001011010".into(),
+        ] {
+            assert!(!looks_random(weak.as_bytes()), "{weak}");
+        }
+        assert!(looks_random(b"WWMgovxjVmvwqMXf4Ty/wwK7HwFk1g4BM3udPucly2XA"));
+        assert!(looks_random(b"correct horse battery staple, then some"), "a passphrase is not refused");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_secrets_always_look_random(bytes in proptest::collection::vec(proptest::num::u8::ANY, 24..96)) {
+            use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+            for encoded in [STANDARD.encode(&bytes), URL_SAFE.encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes), hex::encode(&bytes), hex::encode(&bytes[..16])] {
+                proptest::prop_assert!(looks_random(encoded.as_bytes()), "{}", encoded);
+            }
+        }
     }
 
     #[test]

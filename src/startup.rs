@@ -46,11 +46,7 @@ impl Application {
         let access = Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
         let refresh_key = RefreshKey::derive(&secret);
 
-        if let Database::Sqlite(url) = &config.database {
-            create_parent_dir(url)?;
-        }
-        let user_store = UserStore::connect_lazy(&config.database, config.database_max_connections, config.dependency_timeout)
-            .context("DATABASE_URL is not a valid database URL")?;
+        let user_store = UserStore::connect_lazy(&config.database, config.database_max_connections, config.dependency_timeout)?;
         let schema = crate::schema::migrate(&user_store).await?;
         let token_backend = match &config.token_store {
             TokenStoreKind::Redis(url) => TokenBackend::Redis(Arc::new(
@@ -182,19 +178,6 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
-}
-
-/// SQLite creates the database file but not its directory.
-fn create_parent_dir(url: &str) -> anyhow::Result<()> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(":memory:") {
-        return Ok(());
-    }
-    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::secret::create_private_dir(dir)?;
-    }
-    Ok(())
 }
 
 /// Security: only the configured origins may read responses, with credentials (the refresh

@@ -2,7 +2,7 @@
 //! logged into the account before), with counters in the token store so that every replica
 //! shares them.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -120,8 +120,14 @@ impl Throttle {
     }
 }
 
+/// Security: an IPv6 client is counted by its /64, the smallest block a provider hands one
+/// customer (RFC 6177): one host can take any address in it, so counting whole addresses would
+/// give it 2^64 fresh budgets. IPv4 counts per address, an IPv4-mapped IPv6 address as its IPv4.
 fn ip_counter(action: Action, ip: IpAddr) -> String {
-    format!("{}:ip:{}", action.name(), ip.to_canonical())
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("{}:ip:{v4}", action.name()),
+        IpAddr::V6(v6) => format!("{}:ip:{}/64", action.name(), Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+    }
 }
 
 /// Security: the identity is hashed, so the store never holds account names (or device nonces)
@@ -229,5 +235,16 @@ mod tests {
         let v4: IpAddr = "10.1.2.3".parse().unwrap();
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
         assert_eq!(ip_counter(Action::Login, v4), ip_counter(Action::Login, mapped));
+        assert_eq!(ip_counter(Action::Login, v4), "login:ip:10.1.2.3");
+        assert_ne!(ip_counter(Action::Login, v4), ip_counter(Action::Login, "10.1.2.4".parse().unwrap()), "IPv4 counts per address");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_prefix() {
+        let key = |s: &str| ip_counter(Action::Login, s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), "login:ip:2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "one /64, one count");
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"), "the neighbouring /64 is another client");
+        assert_ne!(key("2001:db8:1:2::1"), ip_counter(Action::Register, "2001:db8:1:2::1".parse().unwrap()));
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection, postgres::PgConnectOptions};
 use uuid::Uuid;
 
-pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const TEST_SECRET: &str = "WWMgovxjVmvwqMXf4Ty/wwK7HwFk1g4BM3udPucly2XA";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {

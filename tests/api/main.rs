@@ -17,6 +17,7 @@ mod openapi;
 mod origin;
 mod passwords;
 mod ping;
+mod proxies;
 mod refresh;
 mod register;
 mod secrets;

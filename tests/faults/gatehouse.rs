@@ -12,7 +12,7 @@ use crate::services::{Postgres, Redis, free_port, signal};
 
 /// How long a replica over healthy stores may take to become ready.
 pub const READY: Duration = Duration::from_secs(15);
-pub const SECRET: &str = "fault-secret-fault-secret-fault-secret-01";
+pub const SECRET: &str = "OY7jiGBMr8IDNvBD8OqKLoS4m5bq7kMZ/tRS7g99GwC2";
 pub const PASSWORD: &str = "correct horse battery";
 /// The dependency timeout the replicas run with, and the bound the tests hold a 503 to: twice
 /// it (the actor-level backstop), plus room for a busy machine. Twice the default, so that a

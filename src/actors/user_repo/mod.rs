@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
+use anyhow::Context as _;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -93,20 +94,28 @@ pub enum UserStore {
     Sqlite(SqlitePool),
 }
 
+const INVALID_URL: &str = "DATABASE_URL is not a valid database URL";
+
 impl UserStore {
     /// Builds the pool without connecting, so the service can start while PostgreSQL is away.
+    /// Makes the pool without connecting; for SQLite, first creates the database file, private.
     pub fn connect_lazy(database: &Database, max_connections: u32, timeout: Duration) -> anyhow::Result<UserStore> {
         Ok(match database {
             Database::Postgres(url) => {
-                UserStore::Postgres(PgPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout).connect_lazy(url)?)
+                UserStore::Postgres(PgPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout).connect_lazy(url).context(INVALID_URL)?)
             }
             Database::Sqlite(url) => {
-                let options = SqliteConnectOptions::from_str(url)?
+                let options = SqliteConnectOptions::from_str(url)
+                    .context(INVALID_URL)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .busy_timeout(timeout);
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                if !in_memory && !options.get_filename().as_os_str().is_empty() {
+                    sqlite::create_private_files(options.get_filename())?;
+                }
                 // Each connection to `sqlite::memory:` is a separate empty database: keep one.
-                let max = if url.contains(":memory:") { 1 } else { max_connections };
+                let max = if in_memory { 1 } else { max_connections };
                 UserStore::Sqlite(SqlitePoolOptions::new().max_connections(max).acquire_timeout(timeout).connect_lazy_with(options))
             }
         })

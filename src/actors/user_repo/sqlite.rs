@@ -1,5 +1,9 @@
-//! The SQLite dialect of the user store: its SQL text and row type. Ids and times are TEXT.
+//! The SQLite dialect of the user store: its SQL text and row type, and its files on disk. Ids
+//! and times are TEXT.
 
+use std::path::Path;
+
+use anyhow::Context as _;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
@@ -33,4 +37,39 @@ pub async fn find(pool: &SqlitePool, lookup: &Lookup) -> Result<Option<UserRecor
 
 pub async fn update_password_hash(pool: &SqlitePool, id: Uuid, hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET password_hash = ?2 WHERE id = ?1").bind(id.to_string()).bind(hash).execute(pool).await.map(drop)
+}
+
+/// Security: the database holds password hashes, so it is owner-only wherever it lives, not only
+/// inside `DATA_DIR`. Its directory is created 0700 when missing; the file is created 0600
+/// before SQLite opens it, and SQLite gives the `-wal`, `-shm` and `-journal` files it creates
+/// the database file's permission bits, so they are 0600 too. An existing database (and any of
+/// those files an earlier run left) is tightened to its owner's bits; when that fails (a file
+/// of another user) the service still starts and says so at warn.
+pub fn create_private_files(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::secret::create_private_dir(dir)?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create the database file {}", path.display())),
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = Path::new(&file);
+            let Ok(mode) = std::fs::metadata(file).map(|m| m.permissions().mode() & 0o777) else { continue };
+            if mode & 0o077 == 0 {
+                continue;
+            }
+            match std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700)) {
+                Ok(()) => log::warn!("{} was open to other users: made it owner-only", file.display()),
+                Err(e) => log::warn!("{} holds password hashes and is open to other users; could not change that: {e}", file.display()),
+            }
+        }
+    }
+    Ok(())
 }

@@ -15,8 +15,11 @@ mod metrics;
 mod openapi;
 mod origin;
 mod ping;
+#[path = "../common/raw_http.rs"]
+mod raw_http;
 mod refresh;
 mod register;
 mod secrets;
+mod slow_clients;
 mod throttle;
 mod thunder_client;

@@ -2,6 +2,9 @@
 //! stall a body, hold connections open, connect from a chosen loopback address. Shared by
 //! `tests/api` and `tests/faults` (each includes this file as a module).
 
+// Each test binary uses its part of these helpers.
+#![allow(dead_code)]
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 

@@ -14,6 +14,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _, ResponseError};
 
 use crate::body_deadline::Body;
+use crate::config::Config;
 use crate::error::ApiError;
 
 /// File descriptors kept out of `MAX_CONNECTIONS`'s default, besides the two pools: listeners,
@@ -101,6 +102,41 @@ impl Drop for ConnectionSlot {
             if *count.get() == 0 {
                 count.remove();
             }
+        }
+    }
+}
+
+/// The bounds of one server, from the configuration and the open-files limit.
+pub struct Bounds {
+    /// `HttpServer::max_connections`: it bounds each worker, so the total is split among them.
+    pub per_worker: usize,
+    pub per_client: Arc<ConnectionTable>,
+    pub body_read_timeout: BodyReadTimeout,
+}
+
+impl Bounds {
+    /// Reliability: past the total, actix stops accepting and new connections wait in the
+    /// listen backlog, costing the process no file descriptor.
+    pub fn from_config(config: &Config) -> Bounds {
+        let fds = open_files_limit();
+        let reserved = FD_RESERVE + u64::from(config.database_max_connections) + u64::from(config.redis_max_connections);
+        let workers = config.workers as u64;
+        let total = max_connections(config.max_connections, fds, reserved, workers);
+        if config.max_connections.is_some_and(|wanted| wanted > total) {
+            log::warn!("MAX_CONNECTIONS lowered to {total}: the open files limit ({}) leaves room for no more", fds.unwrap_or_default());
+        }
+        let per_ip = match config.max_connections_per_ip {
+            0 => "no bound".to_string(),
+            n => n.to_string(),
+        };
+        log::info!(
+            "connections: at most {total} in total, per client address {per_ip}; request bodies within {}s",
+            config.body_read_timeout.as_secs()
+        );
+        Bounds {
+            per_worker: usize::try_from(total.div_ceil(workers)).unwrap_or(usize::MAX),
+            per_client: ConnectionTable::new(config.max_connections_per_ip),
+            body_read_timeout: BodyReadTimeout(config.body_read_timeout),
         }
     }
 }

@@ -104,7 +104,8 @@ impl Application {
         let backend = token_backend.clone();
         let stores = Arc::new(StoreArbiters::start(config.workers));
         let workers = config.workers;
-        let (connections, body_read_timeout) = connection_bounds(&config);
+        let connections = crate::connections::Bounds::from_config(&config);
+        let body_read_timeout = connections.body_read_timeout;
         let server = HttpServer::new(move || {
             // The token store and user repository actors are started here, once per HTTP
             // worker, so each worker's requests run on a thread of their own; a single shared
@@ -148,7 +149,7 @@ impl Application {
         })
         .workers(config.workers)
         .max_connections(connections.per_worker)
-        .on_connect(connections.table.on_connect())
+        .on_connect(connections.per_client.on_connect())
         .shutdown_timeout(config.shutdown_grace.as_secs())
         .listen(listener)?
         .run();
@@ -183,35 +184,6 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
-}
-
-struct ConnectionBounds {
-    per_worker: usize,
-    table: Arc<crate::connections::ConnectionTable>,
-}
-
-/// Reliability: `HttpServer::max_connections` bounds each worker, so the total is split among
-/// them; past it actix stops accepting and new connections wait in the listen backlog, costing
-/// the process no file descriptor. The per-client bound is counted as connections open.
-fn connection_bounds(config: &Config) -> (ConnectionBounds, crate::connections::BodyReadTimeout) {
-    use crate::connections::{ConnectionTable, FD_RESERVE, max_connections, open_files_limit};
-    let fds = open_files_limit();
-    let reserved = FD_RESERVE + u64::from(config.database_max_connections) + u64::from(config.redis_max_connections);
-    let workers = config.workers as u64;
-    let total = max_connections(config.max_connections, fds, reserved, workers);
-    if config.max_connections.is_some_and(|wanted| wanted > total) {
-        log::warn!("MAX_CONNECTIONS lowered to {total}: the open files limit ({}) leaves room for no more", fds.unwrap_or_default());
-    }
-    let per_ip = match config.max_connections_per_ip {
-        0 => "no bound".to_string(),
-        n => n.to_string(),
-    };
-    log::info!(
-        "connections: at most {total} in total, per client address {per_ip}; request bodies within {}s",
-        config.body_read_timeout.as_secs()
-    );
-    let per_worker = usize::try_from(total.div_ceil(workers)).unwrap_or(usize::MAX);
-    (ConnectionBounds { per_worker, table: ConnectionTable::new(config.max_connections_per_ip) }, crate::connections::BodyReadTimeout(config.body_read_timeout))
 }
 
 /// SQLite creates the database file but not its directory.

@@ -21,7 +21,7 @@ use crate::cookie::RefreshCookie;
 use crate::domain::PasswordPolicy;
 use crate::metrics::exporter::MetricsServer;
 use crate::throttle::Throttle;
-use crate::middleware::{REQUEST_ID, request_context};
+use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
@@ -138,6 +138,9 @@ impl Application {
             App::new()
                 .app_data(state)
                 .app_data(json.clone())
+                // Innermost of the three, so its 415 carries the CORS headers and is logged,
+                // counted and given a request id like any other answer.
+                .wrap(from_fn(refuse_encoded_bodies))
                 .wrap(cors(&origins))
                 .wrap(from_fn(request_context))
                 .configure(routes::configure)

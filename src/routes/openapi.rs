@@ -124,7 +124,7 @@ fn ready() {}
 fn openapi_document() {}
 
 /// The failures each operation may answer with. Framework rejections of a JSON body (400, 413,
-/// 415) apply to the operations that read one.
+/// 415) apply to the operations that read one; `UNSUPPORTED_CONTENT_ENCODING` (415) to all.
 fn errors(method: &str, path: &str) -> Vec<ApiError> {
     let body = [ApiError::InvalidJson(String::new()), ApiError::PayloadTooLarge { limit: 16_384 }, ApiError::UnsupportedMediaType];
     let throttled = [ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
@@ -164,7 +164,8 @@ fn errors(method: &str, path: &str) -> Vec<ApiError> {
         ],
         _ => vec![],
     };
-    lists.into_iter().flatten().collect()
+    // Every request, on every route, is refused when it carries a Content-Encoding.
+    lists.into_iter().flatten().chain([ApiError::UnsupportedContentEncoding]).collect()
 }
 
 /// The response for one status of one operation: the error envelope, its `error_code` limited

@@ -32,7 +32,7 @@ pub struct Checks {
 
 /// Ready when both stores answer; otherwise 503 naming the one that does not.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let (db, store) = futures_util::future::join(state.users.ping(), state.tokens.ping()).await;
+    let (db, store) = futures_util::future::join(state.services.users.ping(), state.services.tokens.ping()).await;
     let word = |ok: bool| if ok { "up" } else { "down" };
     let checks = Checks { database: word(db.is_ok()), token_store: word(store.is_ok()) };
     if db.is_ok() && store.is_ok() {

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use crate::actors::User;
+use crate::auth;
 use crate::envelope::success;
 use crate::error::ApiError;
 use crate::extract::AuthenticatedUser;
@@ -15,7 +16,6 @@ struct MeBody<'a> {
 }
 
 pub async fn me(state: web::Data<AppState>, auth: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    // A token can outlive its user only if the user was removed out of band: treat it as invalid.
-    let user = state.users.find_by_id(auth.user_id).await?.ok_or(ApiError::InvalidAccessToken)?;
+    let user = auth::me(&state.services, auth.user_id).await?;
     Ok(success(StatusCode::OK, MeBody { user: &user }))
 }

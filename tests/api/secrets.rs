@@ -112,8 +112,9 @@ fn with_rid(builder: reqwest::RequestBuilder, rid: &str, cookies: &[(&str, &str)
 #[actix_web::test]
 async fn a_whole_session_logged_at_trace_leaks_no_secret_and_its_auth_events_carry_the_request_id() {
     let logs = capture();
-    // No reuse grace, so that presenting a rotated token again is a replay at once.
-    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
+    // No reuse grace, so that presenting a rotated token again is a replay at once; two
+    // attempts per account, so that a third on one name is throttled.
+    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0"), ("THROTTLE_PER_ACCOUNT", "2")]).await;
     let (jwt, device_name) = (app.config.cookie_name.clone(), app.device_cookie_name());
     let username = format!("trace{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let credentials = json!({"username": username, "password": PASSWORD});
@@ -149,6 +150,12 @@ async fn a_whole_session_logged_at_trace_leaks_no_secret_and_its_auth_events_car
     let fourth = refresh_cookie(&again).unwrap().value;
     let logout = send(with_rid(app.client.post(app.url("/auth/logout")), "rid-logout", &[(&jwt, &fourth)])).await;
     assert_eq!(logout.status(), 200);
+    let stranger = json!({"username": "nobody-at-all", "password": "a wrong password"});
+    for rid in ["rid-stranger-1", "rid-stranger-2"] {
+        assert_eq!(send(with_rid(app.client.post(app.url("/auth/login")), rid, &[]).json(&stranger)).await.status(), 401);
+    }
+    let throttled = send(with_rid(app.client.post(app.url("/auth/login")), "rid-throttled", &[]).json(&stranger)).await;
+    assert_eq!(throttled.status(), 429);
     let hash = app.password_hash_of(&username).await;
 
     let lines = logs.0.lock().unwrap().clone();
@@ -184,6 +191,7 @@ async fn a_whole_session_logged_at_trace_leaks_no_secret_and_its_auth_events_car
         ("rid-reuse", "refresh token reuse detected"),
         ("rid-login-again", "login user_id="),
         ("rid-logout", "logout user_id="),
+        ("rid-throttled", "login throttled per name"),
     ] {
         let tag = format!("rid={rid}");
         let tagged = |l: &&String| l.split_whitespace().any(|word| word == tag);

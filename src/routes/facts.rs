@@ -13,6 +13,11 @@ use crate::metrics::auth::Counter;
 
 /// A route's declaration: `#[utoipa::path(impl_for = ...)]` on the handler gives the method, the
 /// path and the success response; this trait, implemented beside it, the rest.
+///
+/// `Tags` and `SchemaReferences` are the (hidden) traits utoipa's own `#[derive(OpenApi)]` reads
+/// to collect an operation's tag and body schemas; the document is assembled from the table
+/// instead of that derive, so that the table is the one list of routes. A utoipa upgrade that
+/// changes them fails to compile here, not silently.
 pub trait Declared: utoipa::Path + utoipa::__dev::Tags<'static> + utoipa::__dev::SchemaReferences {
     /// The failures this route may answer with, in groups, beyond `EVERY_ROUTE`.
     const ERRORS: &'static [&'static [ApiError]];

@@ -46,7 +46,7 @@ async fn sql_and_redis_metacharacters_are_inert_in_every_field() {
         let cookie_resp = app
             .client
             .post(app.url("/auth/refresh"))
-            .header("Cookie", format!("jwt={}", payload.replace(['\r', '\n', ';'], "")))
+            .header("Cookie", app.refresh_cookie_header(&payload.replace(['\r', '\n', ';'], "")))
             .send()
             .await
             .unwrap();

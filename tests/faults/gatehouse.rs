@@ -247,6 +247,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// From the answer of a register (201), a login or a refresh (200); the caller knows which.
     pub fn from(answer: &Answer) -> Session {
         assert!(matches!(answer.status, 200 | 201), "{}", answer.body);
         Session { access: answer.access_token(), refresh: answer.cookie.clone().expect("a session sets the refresh cookie") }

@@ -68,7 +68,7 @@ impl FromRequest for AuthenticatedUser {
         let result = (|| {
             let state = req.app_data::<web::Data<AppState>>().ok_or(ApiError::Internal)?;
             let credentials = bearer(req)?;
-            let user_id = state.access.verify_subject(credentials.token()).map_err(|e| match e {
+            let user_id = state.services.access.verify_subject(credentials.token()).map_err(|e| match e {
                 AccessTokenError::Expired => ApiError::ExpiredAccessToken,
                 AccessTokenError::Invalid => ApiError::InvalidAccessToken,
             })?;

@@ -16,9 +16,27 @@ use crate::error::ApiError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The request id, available to handlers through the request's extensions.
+/// The request id, available to handlers through the request's extensions (or as an
+/// extractor), and passed on to the flows so that their log lines carry it as `rid=<id>`.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl actix_web::FromRequest for RequestId {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<RequestId, Self::Error>>;
+
+    /// The id `request_context` gave the request; a fresh one where that middleware is not
+    /// installed (some tests), so a handler always has one to log.
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(req.extensions().get::<RequestId>().cloned().unwrap_or_else(|| RequestId(new_request_id()))))
+    }
+}
 
 /// A fresh request id: 32 hex digits, a random per-process prefix and a counter.
 ///

@@ -16,6 +16,7 @@ use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, Token
 use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
+use crate::auth::Services;
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
@@ -129,14 +130,16 @@ impl Application {
             // requests use the pool, it lives exactly as long as they may need it.
             let tokens = TokenStore::new(TokenStoreActor::new(backend.for_worker(workers), refresh_key.clone()).start(), actor_timeout);
             let state = web::Data::new(AppState {
-                hasher: hasher.clone(),
-                throttle: Throttle::new(tokens.clone(), throttle_config.clone()),
-                tokens,
-                users,
-                access: access.clone(),
+                services: Services {
+                    hasher: hasher.clone(),
+                    throttle: Throttle::new(tokens.clone(), throttle_config.clone()),
+                    tokens,
+                    users,
+                    access: access.clone(),
+                    password_policy,
+                },
                 cookie: cookie.clone(),
                 device: device.clone(),
-                password_policy,
                 cors_origins: origins.clone(),
                 trusted_proxies: trusted_proxies.clone(),
             });

@@ -13,6 +13,7 @@ use crate::config::ThrottleConfig;
 use crate::device_cookie::Device;
 use crate::domain::Identifier;
 use crate::error::ApiError;
+use crate::middleware::RequestId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -75,12 +76,12 @@ impl Throttle {
     ///
     /// Reliability: this comes first, before the database is asked anything, so one client's
     /// flood costs the database nothing once it is over the limit.
-    pub async fn attempt_from(&self, action: Action, ip: IpAddr) -> Result<(), ApiError> {
+    pub async fn attempt_from(&self, rid: &RequestId, action: Action, ip: IpAddr) -> Result<(), ApiError> {
         let limit = match action {
             Action::Login => self.config.login_per_ip,
             Action::Register => self.config.register_per_ip,
         };
-        self.count(action, ip_counter(action, ip), limit, None).await
+        self.count(rid, action, ip_counter(action, ip), limit, None).await
     }
 
     /// Counts an attempt on this account, then refuses it when the account is over its limit.
@@ -89,12 +90,19 @@ impl Throttle {
     /// parallel guesses cannot overshoot the limit. Windows are fixed and short: an account is
     /// never locked for longer than `THROTTLE_WINDOW`, and a device that logged into it before
     /// is not locked by strangers at all (it has its own counter).
-    pub async fn attempt_on(&self, action: Action, account: Account<'_>) -> Result<(), ApiError> {
-        self.count(action, account_counter(action, account), self.config.per_account, Some(account)).await
+    pub async fn attempt_on(&self, rid: &RequestId, action: Action, account: Account<'_>) -> Result<(), ApiError> {
+        self.count(rid, action, account_counter(action, account), self.config.per_account, Some(account)).await
     }
 
     /// `account` is `None` for the IP counter.
-    async fn count(&self, action: Action, counter: String, limit: u32, account: Option<Account<'_>>) -> Result<(), ApiError> {
+    async fn count(
+        &self,
+        rid: &RequestId,
+        action: Action,
+        counter: String,
+        limit: u32,
+        account: Option<Account<'_>>,
+    ) -> Result<(), ApiError> {
         if limit == 0 {
             return Ok(());
         }
@@ -102,7 +110,7 @@ impl Throttle {
             None => Ok(()),
             Some(wait) => {
                 let what = account.map_or_else(|| "ip".to_string(), |a| format!("{}{}", a.kind(), a.user_id()));
-                log::warn!(target: "gatehouse::auth", "{} throttled per {what}", action.name());
+                log::warn!(target: "gatehouse::auth", "{} throttled per {what} rid={rid}", action.name());
                 Err(ApiError::RateLimited { retry_after: Duration::from_secs(wait.as_millis().div_ceil(1000) as u64) })
             }
         }
@@ -110,12 +118,12 @@ impl Throttle {
 
     /// A successful login clears the count it was made under, so a user who mistyped a few
     /// times is not held back later. The IP count stays.
-    pub async fn succeeded(&self, action: Action, account: Account<'_>) {
+    pub async fn succeeded(&self, rid: &RequestId, action: Action, account: Account<'_>) {
         if self.config.per_account == 0 {
             return;
         }
         if let Err(e) = self.store.forget(account_counter(action, account)).await {
-            log::warn!("could not reset a throttle counter: {e}");
+            log::warn!("could not reset a throttle counter: {e} rid={rid}");
         }
     }
 }

@@ -19,9 +19,9 @@ use crate::error::{ApiError, Dependency};
 
 pub struct HasherActor {
     area: WorkArea,
-    /// Argon2 verifications run, for the tests that count them.
+    /// Argon2 verifications run, for the tests that count them (shared by a `Hasher`'s threads).
     #[cfg(test)]
-    verifications: usize,
+    verifications: Arc<AtomicUsize>,
 }
 
 impl Actor for HasherActor {
@@ -64,7 +64,7 @@ impl HasherActor {
         HasherActor {
             area: WorkArea::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params(config))),
             #[cfg(test)]
-            verifications: 0,
+            verifications: Arc::default(),
         }
     }
 
@@ -78,9 +78,7 @@ impl HasherActor {
     /// One Argon2 verification.
     fn run_verify(&mut self, password: &str, phc: &PasswordHash) -> bool {
         #[cfg(test)]
-        {
-            self.verifications += 1;
-        }
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         self.area.verify(password.as_bytes(), phc)
     }
 
@@ -161,6 +159,8 @@ pub struct Hasher {
     queue_limit: usize,
     timeout: Duration,
     dummy_phc: Arc<str>,
+    #[cfg(test)]
+    verifications: Arc<AtomicUsize>,
 }
 
 impl Hasher {
@@ -170,10 +170,17 @@ impl Hasher {
     pub fn start(config: &Argon2Config, threads: usize, queue_limit: usize, nice: i32) -> Hasher {
         let actor_config = config.clone();
         let builder = || std::thread::Builder::new().name("gatehouse-hasher".into());
+        #[cfg(test)]
+        let verifications: Arc<AtomicUsize> = Arc::default();
+        #[cfg(test)]
+        let counter = verifications.clone();
         let addr = SyncArbiter::start_with_thread_builder(threads, builder, move || {
             // The factory runs on the hasher thread itself (and again if the actor restarts).
             lower_priority(nice);
-            HasherActor::new(&actor_config)
+            let actor = HasherActor::new(&actor_config);
+            #[cfg(test)]
+            let actor = HasherActor { verifications: counter.clone(), ..actor };
+            actor
         });
         // Security: unknown users are verified against this hash, made with the configured
         // parameters, so "no such user" costs the same Argon2 work as "wrong password" and
@@ -182,7 +189,21 @@ impl Hasher {
             .hash(&Password::parse_attempt("gatehouse-dummy-password".into()).expect("short literal"))
             .expect("argon2 hashes with validated parameters")
             .into();
-        Hasher { addr, waiting: Arc::default(), queue_limit, timeout: Duration::from_secs(30), dummy_phc }
+        Hasher {
+            addr,
+            waiting: Arc::default(),
+            queue_limit,
+            timeout: Duration::from_secs(30),
+            dummy_phc,
+            #[cfg(test)]
+            verifications,
+        }
+    }
+
+    /// Argon2 verifications run so far by this hasher's threads, dummy ones included.
+    #[cfg(test)]
+    pub fn verifications(&self) -> usize {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
@@ -320,9 +341,9 @@ mod tests {
         let mut actor = HasherActor::new(&cheap());
         let phc = actor.hash(&Password::parse_new("ｆｉｓｈ ｃａｋｅ 42".into()).unwrap()).unwrap();
         for typed in ["ｆｉｓｈ ｃａｋｅ 42", "fish cake 42", "ｆｉｓｈ cake 42"] {
-            actor.verifications = 0;
+            actor.verifications.store(0, Ordering::Relaxed);
             assert_eq!(actor.verify(&pw(typed), &phc), Verified { matches: true, needs_rehash: false }, "{typed:?}");
-            assert_eq!(actor.verifications, 1, "a normalised match needs no second run");
+            assert_eq!(actor.verifications.load(Ordering::Relaxed), 1, "a normalised match needs no second run");
         }
     }
 
@@ -333,12 +354,12 @@ mod tests {
         let dummy = actor.hash(&pw("gatehouse-dummy-password")).unwrap();
         // ASCII, composed, decomposed, fullwidth, and one that normalises to the dummy password.
         for attempt in ["wrong password", "caf\u{e9}", "cafe\u{301}", "ｗｒｏｎｇ", "ｇａｔｅｈｏｕｓｅ-dummy-password"] {
-            actor.verifications = 0;
+            actor.verifications.store(0, Ordering::Relaxed);
             assert!(!actor.verify(&pw(attempt), &stored).matches);
-            let wrong = actor.verifications;
-            actor.verifications = 0;
+            let wrong = actor.verifications.load(Ordering::Relaxed);
+            actor.verifications.store(0, Ordering::Relaxed);
             assert_eq!(actor.verify_dummy(&pw(attempt), &dummy), Verified { matches: false, needs_rehash: false });
-            assert_eq!(actor.verifications, wrong, "{attempt:?}");
+            assert_eq!(actor.verifications.load(Ordering::Relaxed), wrong, "{attempt:?}");
             assert_eq!(wrong, if pw(attempt).legacy_form().is_some() { 2 } else { 1 }, "{attempt:?}");
         }
     }

@@ -59,7 +59,7 @@ pub struct Checks {
     (status = 200, description = "PostgreSQL and Redis answer", body = Envelope<Readiness>),
     (status = 503, description = "a dependency is down: `checks` names it; `content` also carries `error_code: SERVICE_UNAVAILABLE`", body = Envelope<Readiness>)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let (db, store) = futures_util::future::join(state.users.ping(), state.tokens.ping()).await;
+    let (db, store) = futures_util::future::join(state.services.users.ping(), state.services.tokens.ping()).await;
     let word = |ok: bool| if ok { "up" } else { "down" };
     let checks = Checks { database: word(db.is_ok()), token_store: word(store.is_ok()) };
     if db.is_ok() && store.is_ok() {

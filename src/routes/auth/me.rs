@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use crate::actors::User;
+use crate::auth;
 use crate::envelope::{Envelope, success};
 use crate::error::{ApiError, Dependency};
 use crate::extract::AuthenticatedUser;
@@ -47,7 +48,6 @@ impl Declared for MeAlias {
 #[utoipa::path(get, path = "/me", impl_for = MeAlias, operation_id = "me_alias", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "the same as `GET /auth/me`", body = Envelope<MeContent>)))]
 pub async fn me(state: web::Data<AppState>, auth: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    // A token can outlive its user only if the user was removed out of band: treat it as invalid.
-    let user = state.users.find_by_id(auth.user_id).await?.ok_or(ApiError::InvalidAccessToken)?;
+    let user = auth::me(&state.services, auth.user_id).await?;
     Ok(success(StatusCode::OK, MeBody { user: &user }))
 }

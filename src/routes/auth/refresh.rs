@@ -1,14 +1,15 @@
-//! `POST /auth/refresh` and `GET /auth/refreshAccessToken`: a new access token for the refresh
-//! cookie, which is rotated.
+//! `POST /auth/refresh` and `GET /auth/refreshAccessToken`: the HTTP side of `auth::refresh`;
+//! a new access token for the refresh cookie, which is rotated.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
 
-use super::session::{AccessTokenBody, access_token};
-use crate::actors::RotateOutcome;
+use super::session::AccessTokenBody;
+use crate::auth::{self, Refresh as Refreshed};
 use crate::client::CheckedOrigin;
 use crate::envelope::{Envelope, success_with};
 use crate::error::{ApiError, Dependency};
 use crate::metrics::auth::Counter;
+use crate::middleware::RequestId;
 use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 
@@ -39,47 +40,15 @@ impl Declared for RefreshAccessToken {
     responses((status = 200, description = "a new access token; the refresh cookie is rotated", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
 #[utoipa::path(get, path = "/auth/refreshAccessToken", impl_for = RefreshAccessToken, operation_id = "refresh_access_token", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
     responses((status = 200, description = "the same as `POST /auth/refresh` (the original demo's name)", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
-pub async fn refresh(_: CheckedOrigin, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let presented = match state.cookie.read(&req) {
-        Ok(token) => token,
-        // Security: see `RefreshCookie::read`; no clearing cookie, since it would delete the
-        // user's own cookie and leave the planted one.
-        Err(e @ ApiError::AmbiguousRefreshToken) => {
-            log::warn!(target: "gatehouse::auth", "refresh refused: more than one refresh cookie");
-            crate::metrics::refresh_outcome("ambiguous");
-            return Err(e);
+pub async fn refresh(_: CheckedOrigin, rid: RequestId, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    match auth::refresh(&state.services, &rid, state.cookie.read(&req)).await? {
+        Refreshed::Rotated { refresh, access } => {
+            let mut builder = HttpResponse::build(StatusCode::OK);
+            builder.cookie(state.cookie.set(&refresh));
+            Ok(success_with(builder, AccessTokenBody::from(access)))
         }
-        Err(e) => {
-            crate::metrics::refresh_outcome(if matches!(e, ApiError::MissingRefreshToken) { "missing" } else { "invalid" });
-            return Ok(refused(&state, e));
-        }
-    };
-    let (user_id, token) = match state.tokens.rotate(presented).await? {
-        RotateOutcome::Rotated { user_id, token } => {
-            log::info!(target: "gatehouse::auth", "refresh rotated user_id={user_id}");
-            crate::metrics::refresh_outcome("rotated");
-            (user_id, token)
-        }
-        RotateOutcome::Grace { user_id, token } => {
-            log::info!(target: "gatehouse::auth", "refresh within reuse grace user_id={user_id}");
-            crate::metrics::refresh_outcome("grace");
-            (user_id, token)
-        }
-        RotateOutcome::Reused { user_id } => {
-            log::warn!(target: "gatehouse::auth", "refresh token reuse detected, session revoked user_id={user_id}");
-            crate::metrics::refresh_outcome("reused");
-            return Ok(refused(&state, ApiError::RefreshTokenReused));
-        }
-        RotateOutcome::Invalid => {
-            log::info!(target: "gatehouse::auth", "refresh refused: invalid token");
-            crate::metrics::refresh_outcome("invalid");
-            return Ok(refused(&state, ApiError::InvalidRefreshToken));
-        }
-    };
-    let body = access_token(&state, user_id)?;
-    let mut builder = HttpResponse::build(StatusCode::OK);
-    builder.cookie(state.cookie.set(&token));
-    Ok(success_with(builder, body))
+        Refreshed::Refused(error) => Ok(refused(&state, error)),
+    }
 }
 
 /// A refused refresh also clears the cookie, so the client stops sending a dead token.

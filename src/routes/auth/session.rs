@@ -3,19 +3,23 @@
 
 use actix_web::{HttpResponse, http::StatusCode};
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::actors::User;
+use crate::auth::{AccessToken, Session};
 use crate::envelope::success_with;
-use crate::error::ApiError;
 use crate::state::AppState;
-use crate::tokens::RefreshToken;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AccessTokenBody {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
+}
+
+impl From<AccessToken> for AccessTokenBody {
+    fn from(access: AccessToken) -> AccessTokenBody {
+        AccessTokenBody { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in.as_secs() }
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -25,20 +29,11 @@ pub struct SessionBody {
     token: AccessTokenBody,
 }
 
-pub fn access_token(state: &AppState, user_id: Uuid) -> Result<AccessTokenBody, ApiError> {
-    let access_token = state.access.sign(user_id).map_err(|e| {
-        log::error!("signing an access token failed: {e}");
-        ApiError::Internal
-    })?;
-    Ok(AccessTokenBody { access_token, token_type: "Bearer", expires_in: state.access.ttl().as_secs() })
-}
-
-/// The response to a successful register or login, for a refresh token already stored. It
-/// also marks this browser as a device that has logged into the account (see `device_cookie`).
-pub fn started(state: &AppState, status: StatusCode, user: User, refresh: &RefreshToken) -> Result<HttpResponse, ApiError> {
-    let token = access_token(state, user.id)?;
+/// The response to a successful register or login. It also marks this browser as a device that
+/// has logged into the account (see `device_cookie`).
+pub fn started(state: &AppState, status: StatusCode, session: Session) -> HttpResponse {
     let mut builder = HttpResponse::build(status);
-    builder.cookie(state.cookie.set(refresh));
-    builder.cookie(state.device.issue(user.id));
-    Ok(success_with(builder, SessionBody { user, token }))
+    builder.cookie(state.cookie.set(&session.refresh));
+    builder.cookie(state.device.issue(session.user.id));
+    success_with(builder, SessionBody { user: session.user, token: session.access.into() })
 }

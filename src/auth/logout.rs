@@ -1,0 +1,26 @@
+//! The logout flow: revokes the presented refresh token's family.
+
+use super::Services;
+use crate::error::ApiError;
+use crate::middleware::RequestId;
+use crate::tokens::RefreshToken;
+
+/// Idempotent: without a token (`presented` is the error reading the cookie gave), or with a
+/// token that is no longer valid, the logout succeeds all the same. Only a store failure fails
+/// it (so the client can retry and the session does not live on unseen), and so does more than
+/// one refresh cookie (`AMBIGUOUS_REFRESH_TOKEN`, nothing revoked: see `RefreshCookie::read`; a
+/// planted cookie must not be able to end the user's session).
+pub async fn logout(services: &Services, rid: &RequestId, presented: Result<RefreshToken, ApiError>) -> Result<(), ApiError> {
+    match presented {
+        Ok(token) => match services.tokens.revoke(token).await? {
+            Some(user_id) => log::info!(target: "gatehouse::auth", "logout user_id={user_id} rid={rid}"),
+            None => log::info!(target: "gatehouse::auth", "logout with a token that was not live rid={rid}"),
+        },
+        Err(e @ ApiError::AmbiguousRefreshToken) => {
+            log::warn!(target: "gatehouse::auth", "logout refused: more than one refresh cookie rid={rid}");
+            return Err(e);
+        }
+        Err(_) => {}
+    }
+    Ok(())
+}

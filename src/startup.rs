@@ -12,10 +12,11 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 
+use crate::actors::counters::{CounterBackend, MemoryCounters, RedisCounters};
 use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
 use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{LiveTokensWorker, PoolProbe, Probes};
-use crate::actors::{Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
+use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
@@ -104,6 +105,7 @@ impl Application {
         let password_policy = PasswordPolicy { deny_common: config.password_denylist };
 
         let backend = token_backend.clone();
+        let memory_counters = Arc::new(MemoryCounters::new());
         let stores = Arc::new(StoreArbiters::start(config.workers));
         let workers = config.workers;
         let connections = crate::connections::Bounds::from_config(&config);
@@ -127,10 +129,13 @@ impl Application {
             // opened here, on the worker's thread: a refresh then costs no thread hop at all (the
             // hop to a store thread was a third of its CPU), and since only this worker's
             // requests use the pool, it lives exactly as long as they may need it.
-            let tokens = TokenStore::new(TokenStoreActor::new(backend.for_worker(workers), refresh_key.clone()).start(), actor_timeout);
+            let worker_backend = backend.for_worker(workers);
+            let counters =
+                CounterStore::new(CounterStoreActor::new(counters_beside(&worker_backend, &memory_counters)).start(), actor_timeout);
+            let tokens = TokenStore::new(TokenStoreActor::new(worker_backend, refresh_key.clone()).start(), actor_timeout);
             let state = web::Data::new(AppState {
                 hasher: hasher.clone(),
-                throttle: Throttle::new(tokens.clone(), throttle_config.clone()),
+                throttle: Throttle::new(counters, throttle_config.clone()),
                 tokens,
                 users,
                 access: access.clone(),
@@ -189,6 +194,15 @@ impl Application {
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// The throttle counters' backend beside the token store's: over the same Redis pool (the
+/// worker's own, for a worker's backend), or the process's one in-memory map.
+fn counters_beside(tokens: &TokenBackend, memory: &Arc<MemoryCounters>) -> CounterBackend {
+    match tokens {
+        TokenBackend::Redis(redis) => CounterBackend::Redis(Arc::new(RedisCounters::new(redis.pool().clone()))),
+        TokenBackend::Memory(_) => CounterBackend::Memory(memory.clone()),
     }
 }
 

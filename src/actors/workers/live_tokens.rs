@@ -65,7 +65,7 @@ pub async fn tick(probes: &Probes) -> TickReport {
                 metrics::pool_connections(engine, idle, size.saturating_sub(idle), max);
             }
             PoolProbe::Redis { tokens, max } => {
-                let (size, idle) = tokens.pool_state();
+                let (size, idle) = tokens.pool().pool_state();
                 metrics::pool_connections("redis", idle, size.saturating_sub(idle), *max);
             }
         }

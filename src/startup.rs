@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use crate::actors::counters::{CounterBackend, MemoryCounters, RedisCounters};
 use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
 use crate::actors::user_repo::{UserCache, UserStore};
-use crate::actors::workers::{LiveTokensWorker, PoolProbe, Probes};
+use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
@@ -29,8 +29,10 @@ use crate::store_arbiters::StoreArbiters;
 use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshKey};
 
-/// How often the live refresh tokens are counted and the pools sampled.
+/// How often the live refresh tokens are counted.
 const LIVE_TOKENS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often the stores are pinged and the pools sampled.
+const DEPENDENCIES_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Application {
     port: u16,
@@ -76,21 +78,24 @@ impl Application {
         crate::metrics::hasher_threads(config.hasher_threads);
         let user_cache = Arc::new(UserCache::new(config.user_cache_ttl, config.user_cache_size));
         let actor_timeout = config.dependency_timeout * 2;
-        // One worker per process: it counts the live refresh tokens, pings the stores and
-        // samples the pools every LIVE_TOKENS_INTERVAL, off the request path.
-        LiveTokensWorker::new(
+        // One of each worker per process, off the request path: one counts the live refresh
+        // tokens, the other pings the stores and samples the pools.
+        LiveTokensWorker::new(token_backend.clone(), LIVE_TOKENS_INTERVAL).start();
+        DependenciesWorker::new(
             Probes {
                 tokens: token_backend.clone(),
                 users: Users::new(UserRepo::new(user_store.clone()).start(), actor_timeout).gated(schema.clone()),
                 pools: std::iter::once(PoolProbe::Database(user_store.clone()))
                     .chain(match &token_backend {
-                        TokenBackend::Redis(redis) => Some(PoolProbe::Redis { tokens: redis.clone(), max: config.redis_max_connections }),
+                        TokenBackend::Redis(redis) => {
+                            Some(PoolProbe::Redis { pool: redis.pool().clone(), max: config.redis_max_connections })
+                        }
                         TokenBackend::Memory(_) => None,
                     })
                     .collect(),
                 exporter: metrics.as_ref().map(|m| m.recorder.clone()),
             },
-            LIVE_TOKENS_INTERVAL,
+            DEPENDENCIES_INTERVAL,
         )
         .start();
 

@@ -216,12 +216,15 @@ impl TestApp {
             assert_eq!(resp.status(), 200);
             assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
             let text = resp.text().await.unwrap();
-            if text.contains("gatehouse_dependency_up{") && text.contains("gatehouse_pool_connections{") {
+            if text.contains("gatehouse_dependency_up{")
+                && text.contains("gatehouse_pool_connections{")
+                && text.contains("\ngatehouse_refresh_tokens_live ")
+            {
                 return text;
             }
             actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("the live-token worker never ticked");
+        panic!("the workers never ticked");
     }
 
     /// The database URL this server uses.

@@ -1,16 +1,17 @@
 //! `Application`: the one place where pools, actors and the HTTP server are made, and where the
 //! storage engines are chosen (PostgreSQL or SQLite for users, Redis or memory for tokens).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix::Actor;
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::counters::{CounterBackend, MemoryCounters, RedisCounters};
 use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
@@ -21,7 +22,6 @@ use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
-use crate::metrics::exporter::MetricsServer;
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // First, so that everything made below records into the exporter's recorder.
-        let metrics = config.metrics_addr.map(crate::metrics::exporter::serve).transpose()?;
+        let metrics = config.metrics_addr.map(serve_metrics).transpose()?;
         let secret = crate::secret::load_or_generate(config.jwt_secret.as_deref(), &config.data_dir)?;
         let access =
             Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
@@ -200,6 +200,37 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// The running `/metrics` listener.
+struct MetricsServer {
+    port: u16,
+    handle: ServerHandle,
+    /// The process-wide recorder it renders.
+    recorder: PrometheusHandle,
+}
+
+/// The management listener: binds `addr` and serves `GET /metrics` there on one worker,
+/// installing the recorder first. Never on the public port.
+fn serve_metrics(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
+    let recorder = crate::metrics::exporter::install();
+    let handle = recorder.clone();
+    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
+    let port = listener.local_addr()?.port();
+    let server: Server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(handle.clone()))
+            .configure(routes::metrics::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let server_handle = server.handle();
+    actix_web::rt::spawn(server);
+    log::info!("metrics on http://{}:{port}/metrics", addr.ip());
+    Ok(MetricsServer { port, handle: server_handle, recorder })
 }
 
 /// The throttle counters' backend beside the token store's: over the same Redis pool (the

@@ -44,40 +44,46 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // First, so that everything made below records into the exporter's recorder.
-        let metrics = config.metrics_addr.map(serve_metrics).transpose()?;
-        let secret = crate::secret::load_or_generate(config.jwt_secret.as_deref(), &config.data_dir)?;
-        let access =
-            Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
+        let metrics = config.http.metrics_addr.map(serve_metrics).transpose()?;
+        let secret = crate::secret::load_or_generate(config.tokens.jwt_secret.as_deref(), &config.stores.data_dir)?;
+        let access = Arc::new(AccessTokens::new(
+            &secret,
+            &config.tokens.jwt_issuer,
+            &config.tokens.jwt_audience,
+            config.tokens.access_token_ttl,
+            config.tokens.jwt_leeway,
+        ));
         let refresh_key = RefreshKey::derive(&secret);
 
-        let user_store = UserStore::connect_lazy(&config.database, config.database_max_connections, config.dependency_timeout)?;
+        let user_store =
+            UserStore::connect_lazy(&config.stores.database, config.stores.database_max_connections, config.stores.dependency_timeout)?;
         let schema = crate::schema::migrate(&user_store).await?;
-        let token_backend = match &config.token_store {
+        let token_backend = match &config.stores.token_store {
             TokenStoreKind::Redis(url) => TokenBackend::Redis(Arc::new(
                 RedisTokens::new(RedisSettings {
                     url,
-                    prefix: &config.redis_key_prefix,
-                    max_connections: config.redis_max_connections,
-                    timeout: config.dependency_timeout,
-                    ttl: config.refresh_token_ttl,
-                    grace: config.refresh_reuse_grace,
+                    prefix: &config.stores.redis_key_prefix,
+                    max_connections: config.stores.redis_max_connections,
+                    timeout: config.stores.dependency_timeout,
+                    ttl: config.tokens.refresh_token_ttl,
+                    grace: config.tokens.refresh_reuse_grace,
                 })
                 .context("REDIS_URL is not a valid Redis URL")?,
             )),
             TokenStoreKind::Memory => {
-                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.refresh_token_ttl, config.refresh_reuse_grace)))
+                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.tokens.refresh_token_ttl, config.tokens.refresh_reuse_grace)))
             }
         };
         log::info!("users in {}, refresh tokens in {}", user_store.engine(), token_backend.engine());
-        if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.database, Database::Sqlite(_)) {
+        if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.stores.database, Database::Sqlite(_)) {
             log::warn!(
                 "embedded storage is for one process only: run a single replica, or set DATABASE_URL=postgres://… and REDIS_URL=redis://… to share state"
             );
         }
-        let hasher = Hasher::start(&config.argon2, config.hasher_threads, config.hasher_queue, config.hasher_nice);
-        crate::metrics::hasher_threads(config.hasher_threads);
-        let user_cache = Arc::new(UserCache::new(config.user_cache_ttl, config.user_cache_size));
-        let actor_timeout = config.dependency_timeout * 2;
+        let hasher = Hasher::start(&config.argon2, config.hasher.threads, config.hasher.queue, config.hasher.nice);
+        crate::metrics::hasher_threads(config.hasher.threads);
+        let user_cache = Arc::new(UserCache::new(config.stores.user_cache_ttl, config.stores.user_cache_size));
+        let actor_timeout = config.stores.dependency_timeout * 2;
         // One of each worker per process, off the request path: one counts the live refresh
         // tokens, the other pings the stores and samples the pools.
         LiveTokensWorker::new(token_backend.clone(), LIVE_TOKENS_INTERVAL).start();
@@ -88,7 +94,7 @@ impl Application {
                 pools: std::iter::once(PoolProbe::Database(user_store.clone()))
                     .chain(match &token_backend {
                         TokenBackend::Redis(redis) => {
-                            Some(PoolProbe::Redis { pool: redis.pool().clone(), max: config.redis_max_connections })
+                            Some(PoolProbe::Redis { pool: redis.pool().clone(), max: config.stores.redis_max_connections })
                         }
                         TokenBackend::Memory(_) => None,
                     })
@@ -103,16 +109,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let cookie = RefreshCookie::from_config(&config);
         let device = DeviceCookie::from_config(&config, &secret);
-        let json = routes::json_config(config.max_body_bytes);
-        let origins: Arc<[String]> = config.cors_origins.clone().into();
-        let trusted_proxies: Arc<[crate::config::IpNet]> = config.trusted_proxies.clone().into();
+        let json = routes::json_config(config.http.max_body_bytes);
+        let origins: Arc<[String]> = config.http.cors_origins.clone().into();
+        let trusted_proxies: Arc<[crate::config::IpNet]> = config.http.trusted_proxies.clone().into();
         let throttle_config = config.throttle.clone();
         let password_policy = PasswordPolicy { deny_common: config.password_denylist };
 
         let backend = token_backend.clone();
         let memory_counters = Arc::new(MemoryCounters::new());
-        let stores = Arc::new(StoreArbiters::start(config.workers));
-        let workers = config.workers;
+        let stores = Arc::new(StoreArbiters::start(config.http.workers));
+        let workers = config.http.workers;
         let connections = crate::connections::Bounds::from_config(&config);
         let body_read_timeout = connections.body_read_timeout;
         let server = HttpServer::new(move || {
@@ -163,13 +169,13 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
-        .workers(config.workers)
+        .workers(config.http.workers)
         .max_connections(connections.per_worker)
         .on_connect(connections.per_client.on_connect())
-        .shutdown_timeout(config.shutdown_grace.as_secs())
+        .shutdown_timeout(config.http.shutdown_grace.as_secs())
         .listen(listener)?
         .run();
-        log::info!("gatehouse listening on http://{}:{port}", config.host);
+        log::info!("gatehouse listening on http://{}:{port}", config.http.host);
         Ok(Application { port, server, token_backend, metrics })
     }
 

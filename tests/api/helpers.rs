@@ -204,7 +204,13 @@ impl TestApp {
     }
 
     pub fn access_tokens(&self) -> AccessTokens {
-        AccessTokens::new(TEST_SECRET.as_bytes(), "gatehouse", "gatehouse", self.config.access_token_ttl, self.config.jwt_leeway)
+        AccessTokens::new(
+            TEST_SECRET.as_bytes(),
+            "gatehouse",
+            "gatehouse",
+            self.config.tokens.access_token_ttl,
+            self.config.tokens.jwt_leeway,
+        )
     }
 
     /// `/metrics`, once the live-token worker's first tick has recorded its gauges (it runs at
@@ -229,7 +235,7 @@ impl TestApp {
 
     /// The database URL this server uses.
     pub fn database_url(&self) -> String {
-        match &self.config.database {
+        match &self.config.stores.database {
             gatehouse::config::Database::Postgres(url) | gatehouse::config::Database::Sqlite(url) => url.clone(),
         }
     }
@@ -270,7 +276,8 @@ impl TestApp {
         };
         let client = redis::Client::open(redis_url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", self.config.redis_key_prefix)).query_async(&mut conn).await.unwrap();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.config.stores.redis_key_prefix)).query_async(&mut conn).await.unwrap();
         let mut out = keys.clone();
         for key in keys {
             let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();

@@ -80,7 +80,8 @@ pub struct RedisPool {
     /// The pools made by `for_worker`, shared by the whole family, so `pool_state` reports the
     /// connections that requests actually use.
     worker_pools: Arc<Mutex<Vec<bb8::Pool<RedisManager>>>>,
-    manager: RedisManager,
+    /// Shared, to keep the handle small: the pools hold copies of their own.
+    manager: Arc<RedisManager>,
     max_connections: u32,
     prefix: String,
     timeout: Duration,
@@ -90,7 +91,7 @@ impl RedisPool {
     /// Builds the pool without connecting: the service starts while Redis is down and
     /// connects when it comes up (readiness reports it meanwhile).
     pub fn new(url: &str, prefix: &str, max_connections: u32, timeout: Duration) -> Result<RedisPool, RedisError> {
-        let manager = RedisManager::new(url, timeout)?;
+        let manager = Arc::new(RedisManager::new(url, timeout)?);
         Ok(RedisPool {
             pool: pool(&manager, max_connections, timeout),
             worker_pools: Arc::default(),

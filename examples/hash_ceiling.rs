@@ -25,8 +25,8 @@ async fn main() -> anyhow::Result<()> {
     let config =
         Config::from_lookup(|key| (key.starts_with("ARGON2_") || key.starts_with("HASHER_")).then(|| std::env::var(key).ok()).flatten())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = config.hasher_threads;
-    let hasher = Hasher::start(&config.argon2, threads, threads * 2, config.hasher_nice);
+    let threads = config.hasher.threads;
+    let hasher = Hasher::start(&config.argon2, threads, threads * 2, config.hasher.nice);
     let password = || Password::parse_attempt(PASSWORD.into()).expect("a short literal");
     let phc: Arc<str> = hasher.hash(password()).await?.into();
 

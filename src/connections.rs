@@ -119,24 +119,24 @@ impl Bounds {
     /// listen backlog, costing the process no file descriptor.
     pub fn from_config(config: &Config) -> Bounds {
         let fds = open_files_limit();
-        let reserved = FD_RESERVE + u64::from(config.database_max_connections) + u64::from(config.redis_max_connections);
-        let workers = config.workers as u64;
-        let total = max_connections(config.max_connections, fds, reserved, workers);
-        if config.max_connections.is_some_and(|wanted| wanted > total) {
+        let reserved = FD_RESERVE + u64::from(config.stores.database_max_connections) + u64::from(config.stores.redis_max_connections);
+        let workers = config.http.workers as u64;
+        let total = max_connections(config.http.max_connections, fds, reserved, workers);
+        if config.http.max_connections.is_some_and(|wanted| wanted > total) {
             log::warn!("MAX_CONNECTIONS lowered to {total}: the open files limit ({}) leaves room for no more", fds.unwrap_or_default());
         }
-        let per_ip = match config.max_connections_per_ip {
+        let per_ip = match config.http.max_connections_per_ip {
             0 => "no bound".to_string(),
             n => n.to_string(),
         };
         log::info!(
             "connections: at most {total} in total, per client address {per_ip}; request bodies within {}s",
-            config.body_read_timeout.as_secs()
+            config.http.body_read_timeout.as_secs()
         );
         Bounds {
             per_worker: usize::try_from(total.div_ceil(workers)).unwrap_or(usize::MAX),
-            per_client: ConnectionTable::new(config.max_connections_per_ip),
-            body_read_timeout: BodyReadTimeout(config.body_read_timeout),
+            per_client: ConnectionTable::new(config.http.max_connections_per_ip),
+            body_read_timeout: BodyReadTimeout(config.http.body_read_timeout),
         }
     }
 }

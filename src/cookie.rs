@@ -22,8 +22,8 @@ pub struct CookieAttributes {
 impl CookieAttributes {
     pub fn from_config(config: &Config) -> CookieAttributes {
         CookieAttributes {
-            secure: config.cookie_secure,
-            same_site: match config.cookie_samesite {
+            secure: config.cookies.secure,
+            same_site: match config.cookies.samesite {
                 SameSite::Strict => CookieSameSite::Strict,
                 SameSite::Lax => CookieSameSite::Lax,
                 SameSite::None => CookieSameSite::None,
@@ -57,9 +57,9 @@ pub struct RefreshCookie {
 impl RefreshCookie {
     pub fn from_config(config: &Config) -> RefreshCookie {
         RefreshCookie {
-            name: config.cookie_name.clone(),
+            name: config.cookies.name.clone(),
             attributes: CookieAttributes::from_config(config),
-            max_age: time::Duration::seconds(config.refresh_token_ttl.as_secs() as i64),
+            max_age: time::Duration::seconds(config.tokens.refresh_token_ttl.as_secs() as i64),
         }
     }
 

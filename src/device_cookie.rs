@@ -55,14 +55,14 @@ impl DeviceCookie {
             name: Self::name_for(config),
             key: crate::secret::derive_key(secret, "device-cookie"),
             attributes: CookieAttributes::from_config(config),
-            ttl: config.device_cookie_ttl,
+            ttl: config.cookies.device_ttl,
         }
     }
 
     /// The cookie's name: the refresh cookie's with `-device` appended, so a `__Secure-` prefix
     /// carries over.
     pub fn name_for(config: &Config) -> String {
-        format!("{}-device", config.cookie_name)
+        format!("{}-device", config.cookies.name)
     }
 
     /// A device cookie for a login (or registration) of `user_id` that just succeeded, with a

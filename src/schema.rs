@@ -7,33 +7,16 @@
 //! that retrying cannot fix (a migration that fails, or one changed after it was applied)
 //! stops startup.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
 
+pub use crate::actors::user_repo::Schema;
 use crate::actors::user_repo::{UserStore, is_unavailable};
-use crate::error::{ApiError, Dependency};
 
 /// First and longest pause between migration attempts while the database is unreachable.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(5);
-
-/// Whether the migrations have run. Cheap to clone; every clone sees the same flag.
-#[derive(Clone, Debug, Default)]
-pub struct Schema(Arc<AtomicBool>);
-
-impl Schema {
-    pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    /// What a request that needs the database gets before the schema is in place.
-    pub fn check(&self) -> Result<(), ApiError> {
-        if self.is_ready() { Ok(()) } else { Err(ApiError::Unavailable(Dependency::Database)) }
-    }
-}
 
 /// Runs the migrations. When the database cannot be reached they are retried in the
 /// background, with a pause that doubles up to `MAX_RETRY`, and the returned `Schema` turns
@@ -43,7 +26,7 @@ pub async fn migrate(store: &UserStore) -> anyhow::Result<Schema> {
     let schema = Schema::default();
     match store.migrate().await {
         Ok(()) => {
-            schema.0.store(true, Ordering::Release);
+            schema.mark_ready();
             return Ok(schema);
         }
         Err(e) if !transient(&e) => return Err(anyhow::Error::new(e).context("could not run database migrations")),
@@ -56,7 +39,7 @@ pub async fn migrate(store: &UserStore) -> anyhow::Result<Schema> {
             tokio::time::sleep(pause).await;
             match store.migrate().await {
                 Ok(()) => {
-                    flag.0.store(true, Ordering::Release);
+                    flag.mark_ready();
                     log::info!("database migrations applied; the database is ready");
                     return;
                 }
@@ -82,16 +65,6 @@ fn transient(e: &MigrateError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_pending_schema_answers_503_for_the_database() {
-        let pending = Schema::default();
-        assert!(matches!(pending.check(), Err(ApiError::Unavailable(Dependency::Database))));
-        let seen_elsewhere = pending.clone();
-        pending.0.store(true, Ordering::Release);
-        assert!(seen_elsewhere.check().is_ok());
-        assert!(seen_elsewhere.is_ready());
-    }
 
     #[test]
     fn only_an_unreachable_database_is_retried() {

@@ -1,27 +1,28 @@
 //! `Application`: the one place where pools, actors and the HTTP server are made, and where the
 //! storage engines are chosen (PostgreSQL or SQLite for users, Redis or memory for tokens).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix::Actor;
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::actors::counters::{CounterBackend, MemoryCounters, RedisCounters};
 use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
 use crate::actors::user_repo::{UserCache, UserStore};
-use crate::actors::workers::{LiveTokensWorker, PoolProbe, Probes};
-use crate::actors::{Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
+use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
+use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
 use crate::auth::Services;
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
-use crate::metrics::exporter::MetricsServer;
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
 use crate::state::AppState;
@@ -29,8 +30,10 @@ use crate::store_arbiters::StoreArbiters;
 use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshKey};
 
-/// How often the live refresh tokens are counted and the pools sampled.
+/// How often the live refresh tokens are counted.
 const LIVE_TOKENS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often the stores are pinged and the pools sampled.
+const DEPENDENCIES_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Application {
     port: u16,
@@ -42,55 +45,64 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // First, so that everything made below records into the exporter's recorder.
-        let metrics = config.metrics_addr.map(crate::metrics::exporter::serve).transpose()?;
-        let secret = crate::secret::load_or_generate(config.jwt_secret.as_deref(), &config.data_dir)?;
-        let access =
-            Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
+        let metrics = config.http.metrics_addr.map(serve_metrics).transpose()?;
+        let secret = crate::secret::load_or_generate(config.tokens.jwt_secret.as_deref(), &config.stores.data_dir)?;
+        let access = Arc::new(AccessTokens::new(
+            &secret,
+            &config.tokens.jwt_issuer,
+            &config.tokens.jwt_audience,
+            config.tokens.access_token_ttl,
+            config.tokens.jwt_leeway,
+        ));
         let refresh_key = RefreshKey::derive(&secret);
 
-        let user_store = UserStore::connect_lazy(&config.database, config.database_max_connections, config.dependency_timeout)?;
+        let user_store =
+            UserStore::connect_lazy(&config.stores.database, config.stores.database_max_connections, config.stores.dependency_timeout)?;
         let schema = crate::schema::migrate(&user_store).await?;
-        let token_backend = match &config.token_store {
+        let token_backend = match &config.stores.token_store {
             TokenStoreKind::Redis(url) => TokenBackend::Redis(Arc::new(
                 RedisTokens::new(RedisSettings {
                     url,
-                    prefix: &config.redis_key_prefix,
-                    max_connections: config.redis_max_connections,
-                    timeout: config.dependency_timeout,
-                    ttl: config.refresh_token_ttl,
-                    grace: config.refresh_reuse_grace,
+                    prefix: &config.stores.redis_key_prefix,
+                    max_connections: config.stores.redis_max_connections,
+                    timeout: config.stores.dependency_timeout,
+                    ttl: config.tokens.refresh_token_ttl,
+                    grace: config.tokens.refresh_reuse_grace,
                 })
                 .context("REDIS_URL is not a valid Redis URL")?,
             )),
             TokenStoreKind::Memory => {
-                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.refresh_token_ttl, config.refresh_reuse_grace)))
+                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.tokens.refresh_token_ttl, config.tokens.refresh_reuse_grace)))
             }
         };
         log::info!("users in {}, refresh tokens in {}", user_store.engine(), token_backend.engine());
-        if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.database, Database::Sqlite(_)) {
+        if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.stores.database, Database::Sqlite(_)) {
             log::warn!(
                 "embedded storage is for one process only: run a single replica, or set DATABASE_URL=postgres://… and REDIS_URL=redis://… to share state"
             );
         }
-        let hasher = Hasher::start(&config.argon2, config.hasher_threads, config.hasher_queue, config.hasher_nice);
-        crate::metrics::hasher_threads(config.hasher_threads);
-        let user_cache = Arc::new(UserCache::new(config.user_cache_ttl, config.user_cache_size));
-        let actor_timeout = config.dependency_timeout * 2;
-        // One worker per process: it counts the live refresh tokens, pings the stores and
-        // samples the pools every LIVE_TOKENS_INTERVAL, off the request path.
-        LiveTokensWorker::new(
+        let hasher = Hasher::start(&config.argon2, config.hasher.threads, config.hasher.queue, config.hasher.nice);
+        crate::metrics::hasher_threads(config.hasher.threads);
+        let user_cache = Arc::new(UserCache::new(config.stores.user_cache_ttl, config.stores.user_cache_size));
+        let actor_timeout = config.stores.dependency_timeout * 2;
+        // One of each worker per process, off the request path: one counts the live refresh
+        // tokens, the other pings the stores and samples the pools.
+        LiveTokensWorker::new(token_backend.clone(), LIVE_TOKENS_INTERVAL).start();
+        DependenciesWorker::new(
             Probes {
                 tokens: token_backend.clone(),
                 users: Users::new(UserRepo::new(user_store.clone()).start(), actor_timeout).gated(schema.clone()),
                 pools: std::iter::once(PoolProbe::Database(user_store.clone()))
                     .chain(match &token_backend {
-                        TokenBackend::Redis(redis) => Some(PoolProbe::Redis { tokens: redis.clone(), max: config.redis_max_connections }),
+                        TokenBackend::Redis(redis) => {
+                            Some(PoolProbe::Redis { pool: redis.pool().clone(), max: config.stores.redis_max_connections })
+                        }
                         TokenBackend::Memory(_) => None,
                     })
                     .collect(),
                 exporter: metrics.as_ref().map(|m| m.recorder.clone()),
             },
-            LIVE_TOKENS_INTERVAL,
+            DEPENDENCIES_INTERVAL,
         )
         .start();
 
@@ -98,15 +110,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let cookie = RefreshCookie::from_config(&config);
         let device = DeviceCookie::from_config(&config, &secret);
-        let json = routes::json_config(config.max_body_bytes);
-        let origins: Arc<[String]> = config.cors_origins.clone().into();
-        let trusted_proxies: Arc<[crate::config::IpNet]> = config.trusted_proxies.clone().into();
+        let json = routes::json_config(config.http.max_body_bytes);
+        let origins: Arc<[String]> = config.http.cors_origins.clone().into();
+        let trusted_proxies: Arc<[crate::config::IpNet]> = config.http.trusted_proxies.clone().into();
         let throttle_config = config.throttle.clone();
         let password_policy = PasswordPolicy { deny_common: config.password_denylist };
 
         let backend = token_backend.clone();
-        let stores = Arc::new(StoreArbiters::start(config.workers));
-        let workers = config.workers;
+        let memory_counters = Arc::new(MemoryCounters::new());
+        let stores = Arc::new(StoreArbiters::start(config.http.workers));
+        let workers = config.http.workers;
         let connections = crate::connections::Bounds::from_config(&config);
         let body_read_timeout = connections.body_read_timeout;
         let server = HttpServer::new(move || {
@@ -128,11 +141,14 @@ impl Application {
             // opened here, on the worker's thread: a refresh then costs no thread hop at all (the
             // hop to a store thread was a third of its CPU), and since only this worker's
             // requests use the pool, it lives exactly as long as they may need it.
-            let tokens = TokenStore::new(TokenStoreActor::new(backend.for_worker(workers), refresh_key.clone()).start(), actor_timeout);
+            let worker_backend = backend.for_worker(workers);
+            let counters =
+                CounterStore::new(CounterStoreActor::new(counters_beside(&worker_backend, &memory_counters)).start(), actor_timeout);
+            let tokens = TokenStore::new(TokenStoreActor::new(worker_backend, refresh_key.clone()).start(), actor_timeout);
             let state = web::Data::new(AppState {
                 services: Services {
                     hasher: hasher.clone(),
-                    throttle: Throttle::new(tokens.clone(), throttle_config.clone()),
+                    throttle: Throttle::new(counters, throttle_config.clone()),
                     tokens,
                     users,
                     access: access.clone(),
@@ -156,13 +172,13 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
-        .workers(config.workers)
+        .workers(config.http.workers)
         .max_connections(connections.per_worker)
         .on_connect(connections.per_client.on_connect())
-        .shutdown_timeout(config.shutdown_grace.as_secs())
+        .shutdown_timeout(config.http.shutdown_grace.as_secs())
         .listen(listener)?
         .run();
-        log::info!("gatehouse listening on http://{}:{port}", config.host);
+        log::info!("gatehouse listening on http://{}:{port}", config.http.host);
         Ok(Application { port, server, token_backend, metrics })
     }
 
@@ -192,6 +208,46 @@ impl Application {
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// The running `/metrics` listener.
+struct MetricsServer {
+    port: u16,
+    handle: ServerHandle,
+    /// The process-wide recorder it renders.
+    recorder: PrometheusHandle,
+}
+
+/// The management listener: binds `addr` and serves `GET /metrics` there on one worker,
+/// installing the recorder first. Never on the public port.
+fn serve_metrics(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
+    let recorder = crate::metrics::exporter::install();
+    let handle = recorder.clone();
+    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
+    let port = listener.local_addr()?.port();
+    let server: Server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(handle.clone()))
+            .configure(routes::metrics::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let server_handle = server.handle();
+    actix_web::rt::spawn(server);
+    log::info!("metrics on http://{}:{port}/metrics", addr.ip());
+    Ok(MetricsServer { port, handle: server_handle, recorder })
+}
+
+/// The throttle counters' backend beside the token store's: over the same Redis pool (the
+/// worker's own, for a worker's backend), or the process's one in-memory map.
+fn counters_beside(tokens: &TokenBackend, memory: &Arc<MemoryCounters>) -> CounterBackend {
+    match tokens {
+        TokenBackend::Redis(redis) => CounterBackend::Redis(Arc::new(RedisCounters::new(redis.pool().clone()))),
+        TokenBackend::Memory(_) => CounterBackend::Memory(memory.clone()),
     }
 }
 

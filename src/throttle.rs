@@ -1,6 +1,6 @@
 //! Throttling of login and registration, per client IP and per account (or per device that
-//! logged into the account before), with counters in the token store so that every replica
-//! shares them.
+//! logged into the account before), with counters in the counter store (Redis, beside the
+//! refresh tokens) so that every replica shares them.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::actors::TokenStore;
+use crate::actors::CounterStore;
 use crate::config::ThrottleConfig;
 use crate::device_cookie::Device;
 use crate::domain::Identifier;
@@ -63,13 +63,13 @@ impl Account<'_> {
 
 #[derive(Clone)]
 pub struct Throttle {
-    store: TokenStore,
+    counters: CounterStore,
     config: ThrottleConfig,
 }
 
 impl Throttle {
-    pub fn new(store: TokenStore, config: ThrottleConfig) -> Throttle {
-        Throttle { store, config }
+    pub fn new(counters: CounterStore, config: ThrottleConfig) -> Throttle {
+        Throttle { counters, config }
     }
 
     /// Counts an attempt from this client IP, then refuses it when the IP is over its limit.
@@ -106,7 +106,7 @@ impl Throttle {
         if limit == 0 {
             return Ok(());
         }
-        match self.store.hit(vec![(counter, limit)], self.config.window).await? {
+        match self.counters.hit(vec![(counter, limit)], self.config.window).await? {
             None => Ok(()),
             Some(wait) => {
                 let what = account.map_or_else(|| "ip".to_string(), |a| format!("{}{}", a.kind(), a.user_id()));
@@ -122,7 +122,7 @@ impl Throttle {
         if self.config.per_account == 0 {
             return;
         }
-        if let Err(e) = self.store.forget(account_counter(action, account)).await {
+        if let Err(e) = self.counters.forget(account_counter(action, account)).await {
             log::warn!("could not reset a throttle counter: {e} rid={rid}");
         }
     }

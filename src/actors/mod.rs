@@ -3,7 +3,9 @@
 //! Handlers never see an `Addr` or a `MailboxError`: each handle adds a timeout and turns a
 //! dead or stuck actor into a 503 for the dependency it stands for.
 
+pub mod counters;
 pub mod hasher;
+pub mod redis_pool;
 pub mod token_store;
 pub mod user_repo;
 pub mod workers;
@@ -14,6 +16,7 @@ use actix::{Actor, Addr, Handler, Message, dev::ToEnvelope};
 
 use crate::error::{ApiError, Dependency};
 
+pub use counters::{CounterStore, CounterStoreActor};
 pub use hasher::{Hasher, HasherActor};
 pub use token_store::{RotateOutcome, TokenStore, TokenStoreActor};
 pub use user_repo::{User, UserRecord, UserRepo, Users};

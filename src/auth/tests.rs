@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use actix::Actor;
 
 use super::*;
+use crate::actors::counters::{CounterBackend, MemoryCounters};
 use crate::actors::token_store::{MemoryTokens, TokenBackend};
 use crate::actors::user_repo::{Lookup, UserStore};
-use crate::actors::{TokenStoreActor, UserRepo};
+use crate::actors::{CounterStore, CounterStoreActor, TokenStoreActor, UserRepo};
 use crate::config::{Argon2Config, Database, ThrottleConfig};
 use crate::middleware::RequestId;
 use crate::tokens::RefreshKey;
@@ -70,9 +71,10 @@ impl Builder {
         };
         let backend = TokenBackend::Memory(Arc::new(MemoryTokens::new(Duration::from_secs(3600), self.grace)));
         let tokens = TokenStore::new(TokenStoreActor::new(backend, RefreshKey::derive(SECRET)).start(), timeout);
+        let counters = CounterStore::new(CounterStoreActor::new(CounterBackend::Memory(Arc::new(MemoryCounters::new()))).start(), timeout);
         let services = Services {
             hasher: Hasher::start(&self.argon2, 1, 16, 0),
-            throttle: Throttle::new(tokens.clone(), self.throttle),
+            throttle: Throttle::new(counters, self.throttle),
             tokens,
             users: Users::new(UserRepo::new(store.clone()).start(), timeout),
             access: Arc::new(AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(900), Duration::ZERO)),

@@ -1,12 +1,9 @@
 //! The Prometheus exporter: one recorder per process, histogram buckets that fit an auth
-//! service, build info, and the `/metrics` listener, separate from the public port.
+//! service, build info, and the exposition the `/metrics` route renders (its listener is
+//! assembled in `startup`, beside the public one).
 
-use std::net::{SocketAddr, TcpListener};
 use std::sync::OnceLock;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer, web};
-use anyhow::Context as _;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use super::{ARGON2_DURATION, BUILD_INFO, HTTP_DURATION, STORE_DURATION};
@@ -65,36 +62,6 @@ pub fn render(handle: &PrometheusHandle) -> String {
     let mut text = handle.render();
     text.push_str(&super::process::render());
     text
-}
-
-/// The running `/metrics` listener.
-pub struct MetricsServer {
-    pub port: u16,
-    pub handle: ServerHandle,
-    /// The process-wide recorder it renders.
-    pub recorder: PrometheusHandle,
-}
-
-/// Binds `addr` and serves `GET /metrics` there on one worker, installing the recorder first.
-pub fn serve(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
-    let recorder = install();
-    let handle = recorder.clone();
-    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
-    let port = listener.local_addr()?.port();
-    let server: Server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(handle.clone()))
-            .configure(crate::routes::metrics::configure)
-            .default_service(web::to(crate::routes::not_found))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    let server_handle = server.handle();
-    actix_web::rt::spawn(server);
-    log::info!("metrics on http://{}:{port}/metrics", addr.ip());
-    Ok(MetricsServer { port, handle: server_handle, recorder })
 }
 
 #[cfg(test)]

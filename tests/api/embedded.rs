@@ -15,7 +15,7 @@ async fn users_and_the_generated_secret_survive_a_restart() {
     vars.insert("DATA_DIR".into(), dir.clone());
 
     let first = start(vars.clone()).await;
-    assert!(first.config.jwt_secret.is_none(), "the secret is generated, not configured");
+    assert!(first.config.tokens.jwt_secret.is_none(), "the secret is generated, not configured");
     let user = first.register_user().await;
     first.server.stop(true).await;
     assert!(Path::new(&dir).join("gatehouse.db").exists());

@@ -172,7 +172,7 @@ impl TestApp {
 
     /// The name of the refresh cookie this server sets (`COOKIE_NAME`).
     pub fn refresh_cookie_name(&self) -> &str {
-        &self.config.cookie_name
+        &self.config.cookies.name
     }
 
     /// The refresh cookie a response sets, picked by this server's cookie name.
@@ -199,7 +199,13 @@ impl TestApp {
     }
 
     pub fn access_tokens(&self) -> AccessTokens {
-        AccessTokens::new(TEST_SECRET.as_bytes(), "gatehouse", "gatehouse", self.config.access_token_ttl, self.config.jwt_leeway)
+        AccessTokens::new(
+            TEST_SECRET.as_bytes(),
+            "gatehouse",
+            "gatehouse",
+            self.config.tokens.access_token_ttl,
+            self.config.tokens.jwt_leeway,
+        )
     }
 
     /// `/metrics`, once the live-token worker's first tick has recorded its gauges (it runs at
@@ -211,17 +217,20 @@ impl TestApp {
             assert_eq!(resp.status(), 200);
             assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
             let text = resp.text().await.unwrap();
-            if text.contains("gatehouse_dependency_up{") && text.contains("gatehouse_pool_connections{") {
+            if text.contains("gatehouse_dependency_up{")
+                && text.contains("gatehouse_pool_connections{")
+                && text.contains("\ngatehouse_refresh_tokens_live ")
+            {
                 return text;
             }
             actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("the live-token worker never ticked");
+        panic!("the workers never ticked");
     }
 
     /// The database URL this server uses.
     pub fn database_url(&self) -> String {
-        match &self.config.database {
+        match &self.config.stores.database {
             gatehouse::config::Database::Postgres(url) | gatehouse::config::Database::Sqlite(url) => url.clone(),
         }
     }
@@ -262,7 +271,8 @@ impl TestApp {
         };
         let client = redis::Client::open(redis_url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", self.config.redis_key_prefix)).query_async(&mut conn).await.unwrap();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.config.stores.redis_key_prefix)).query_async(&mut conn).await.unwrap();
         let mut out = keys.clone();
         for key in keys {
             let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();

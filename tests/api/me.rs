@@ -73,8 +73,8 @@ async fn a_token_signed_with_another_secret_is_invalid() {
         b"someone-elses-secret-someone-elses",
         "gatehouse",
         "gatehouse",
-        app.config.access_token_ttl,
-        app.config.jwt_leeway,
+        app.config.tokens.access_token_ttl,
+        app.config.tokens.jwt_leeway,
     );
     let forged = forger.sign_claims(&claims(user.user_id.parse().unwrap(), 60)).unwrap();
     assert_error(app.me(&forged).await, 401, "INVALID_ACCESS_TOKEN").await;

@@ -1,5 +1,5 @@
 //! `/metrics`: served on its own listener with the metrics operators alert on, never on the
-//! public port; and the live-token worker's tick, driven directly.
+//! public port; and the live-token and dependency workers' ticks, driven directly.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +7,7 @@ use std::time::Duration;
 use actix::Actor;
 use gatehouse::actors::token_store::{RedisSettings, RedisTokens, TokenBackend};
 use gatehouse::actors::user_repo::UserStore;
-use gatehouse::actors::workers::live_tokens::tick;
-use gatehouse::actors::workers::{PoolProbe, Probes};
+use gatehouse::actors::workers::{PoolProbe, Probes, dependencies, live_tokens};
 use gatehouse::actors::{UserRepo, Users};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -96,13 +95,14 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
     let long = Arc::new(RedisTokens::new(settings(Duration::from_secs(60))).unwrap());
     let short = RedisTokens::new(settings(Duration::from_millis(200))).unwrap();
     let pg = PgPoolOptions::new().max_connections(1).connect_lazy(&database_server_url()).unwrap();
+    let tokens = TokenBackend::Redis(long.clone());
     let probes = Probes {
-        tokens: TokenBackend::Redis(long.clone()),
+        tokens: tokens.clone(),
         users: Users::new(UserRepo::new(UserStore::Postgres(pg.clone())).start(), Duration::from_secs(2)),
-        pools: vec![PoolProbe::Database(UserStore::Postgres(pg)), PoolProbe::Redis { tokens: long.clone(), max: 2 }],
+        pools: vec![PoolProbe::Database(UserStore::Postgres(pg)), PoolProbe::Redis { pool: long.pool().clone(), max: 2 }],
         exporter: None,
     };
-    assert_eq!(tick(&probes).await.live_tokens, Some(0));
+    assert_eq!(live_tokens::tick(&tokens).await, Some(0));
 
     let user = Uuid::new_v4();
     let key = crate::helpers::refresh_key();
@@ -110,12 +110,12 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
     long.store_new(user, &key.generate()).await.unwrap(); // a second login replaces the first: still one
     long.store_new(Uuid::new_v4(), &key.generate()).await.unwrap();
     short.store_new(Uuid::new_v4(), &key.generate()).await.unwrap();
-    let report = tick(&probes).await;
-    assert_eq!(report.live_tokens, Some(3));
+    assert_eq!(live_tokens::tick(&tokens).await, Some(3));
+    let report = dependencies::tick(&probes).await;
     assert!(report.database_up && report.token_store_up);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(tick(&probes).await.live_tokens, Some(2), "the expired token is swept");
+    assert_eq!(live_tokens::tick(&tokens).await, Some(2), "the expired token is swept");
 }
 
 #[actix_web::test]
@@ -130,14 +130,15 @@ async fn a_worker_tick_reports_a_store_that_is_down() {
     })
     .unwrap();
     let pg = PgPoolOptions::new().max_connections(1).connect_lazy(&database_server_url()).unwrap();
+    let tokens = TokenBackend::Redis(Arc::new(down));
     let probes = Probes {
-        tokens: TokenBackend::Redis(Arc::new(down)),
+        tokens: tokens.clone(),
         users: Users::new(UserRepo::new(UserStore::Postgres(pg)).start(), Duration::from_secs(2)),
         pools: vec![],
         exporter: None,
     };
-    let report = tick(&probes).await;
-    assert_eq!(report.live_tokens, None);
+    assert_eq!(live_tokens::tick(&tokens).await, None);
+    let report = dependencies::tick(&probes).await;
     assert!(!report.token_store_up && report.database_up);
 }
 

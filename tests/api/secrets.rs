@@ -115,7 +115,7 @@ async fn a_whole_session_logged_at_trace_leaks_no_secret_and_its_auth_events_car
     // No reuse grace, so that presenting a rotated token again is a replay at once; two
     // attempts per account, so that a third on one name is throttled.
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0"), ("THROTTLE_PER_ACCOUNT", "2")]).await;
-    let (jwt, device_name) = (app.config.cookie_name.clone(), app.device_cookie_name());
+    let (jwt, device_name) = (app.config.cookies.name.clone(), app.device_cookie_name());
     let username = format!("trace{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let credentials = json!({"username": username, "password": PASSWORD});
     let wrong = json!({"username": username, "password": "a wrong password"});

@@ -75,7 +75,7 @@ pub fn base_vars() -> HashMap<String, String> {
 /// from `gatehouse::config` rather than spelled out here.
 pub fn refresh_cookie_name() -> String {
     let vars = base_vars();
-    Config::from_lookup(|key| vars.get(key).cloned()).expect("the test settings are valid").cookie_name
+    Config::from_lookup(|key| vars.get(key).cloned()).expect("the test settings are valid").cookies.name
 }
 
 /// The refresh cookie's name under these settings (`COOKIE_NAME`, or the default).

@@ -22,7 +22,6 @@ struct State {
     families: HashMap<String, Family>,
     /// The one live family of each user.
     sessions: HashMap<Uuid, Session>,
-    counters: HashMap<String, Counter>,
 }
 
 struct Family {
@@ -41,11 +40,6 @@ struct Predecessor {
 struct Session {
     family: String,
     expires: Instant,
-}
-
-struct Counter {
-    count: u32,
-    resets: Instant,
 }
 
 impl MemoryTokens {
@@ -132,30 +126,7 @@ impl MemoryTokens {
         let mut s = self.lock();
         s.families.retain(|_, f| f.expires > now);
         s.sessions.retain(|_, session| session.expires > now);
-        s.counters.retain(|_, c| c.resets > now);
         s.sessions.len() as u64
-    }
-
-    /// Fixed-window counters, as the Redis script keeps them.
-    pub fn hit(&self, counters: &[(String, u32)], window: Duration) -> Option<Duration> {
-        let now = Instant::now();
-        let mut s = self.lock();
-        let mut wait = Duration::ZERO;
-        for (name, limit) in counters.iter().filter(|(_, limit)| *limit > 0) {
-            let counter = s.counters.entry(name.clone()).or_insert(Counter { count: 0, resets: now + window });
-            if counter.resets <= now {
-                *counter = Counter { count: 0, resets: now + window };
-            }
-            counter.count += 1;
-            if counter.count > *limit {
-                wait = wait.max(counter.resets - now);
-            }
-        }
-        (!wait.is_zero()).then_some(wait)
-    }
-
-    pub fn forget(&self, counter: &str) {
-        self.lock().counters.remove(counter);
     }
 
     /// Every string the store holds (ids, hashes, sealed successors): lets a test check that
@@ -169,7 +140,6 @@ impl MemoryTokens {
                 out.extend([p.hash.clone(), p.sealed_successor.clone()]);
             }
         }
-        out.extend(s.counters.keys().cloned());
         out
     }
 }
@@ -277,16 +247,5 @@ mod tests {
         store.store_new(user, &second);
         assert_eq!(rotate(&store, &first, &key().successor(&first)), Rotation::Invalid);
         assert_eq!(store.sweep_and_count(Instant::now()), 1);
-    }
-
-    #[test]
-    fn counters_refuse_past_their_limit_until_the_window_ends() {
-        let store = store();
-        let counters = vec![("login:ip:x".to_string(), 2), ("login:account:y".to_string(), 0)];
-        assert_eq!(store.hit(&counters, Duration::from_secs(60)), None);
-        assert_eq!(store.hit(&counters, Duration::from_secs(60)), None);
-        assert!(store.hit(&counters, Duration::from_secs(60)).is_some_and(|w| w <= Duration::from_secs(60)));
-        store.forget("login:ip:x");
-        assert_eq!(store.hit(&counters, Duration::from_secs(60)), None);
     }
 }

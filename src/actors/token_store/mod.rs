@@ -1,6 +1,6 @@
 //! `TokenStoreActor`: refresh tokens, one per user: issue (a login replaces the old one),
-//! rotate (atomic, with reuse detection and a grace window for concurrent tabs), revoke; and
-//! the throttle counters. Backed by Redis, or by this process's memory in the embedded setup.
+//! rotate (atomic, with reuse detection and a grace window for concurrent tabs), revoke.
+//! Backed by Redis, or by this process's memory in the embedded setup.
 
 mod memory;
 mod redis;
@@ -63,7 +63,7 @@ impl Rotation {
     }
 }
 
-/// Where refresh tokens and throttle counters live: the one seam between the store's callers
+/// Where refresh tokens live: the one seam between the store's callers
 /// and its engines. Token generation, sealing and the reading of outcomes happen here, once.
 #[derive(Clone)]
 pub enum TokenBackend {
@@ -136,23 +136,6 @@ impl TokenBackend {
             TokenBackend::Memory(_) => Ok(()),
         }
     }
-
-    async fn hit(&self, counters: &[(String, u32)], window: Duration) -> Result<Option<Duration>, ApiError> {
-        match self {
-            TokenBackend::Redis(r) => r.hit(counters, window).await,
-            TokenBackend::Memory(m) => Ok(m.hit(counters, window)),
-        }
-    }
-
-    async fn forget(&self, counter: &str) -> Result<(), ApiError> {
-        match self {
-            TokenBackend::Redis(r) => r.forget(counter).await,
-            TokenBackend::Memory(m) => {
-                m.forget(counter);
-                Ok(())
-            }
-        }
-    }
 }
 
 pub struct TokenStoreActor {
@@ -187,18 +170,6 @@ pub struct Revoke(pub RefreshToken);
 #[rtype(result = "Result<(), ApiError>")]
 pub struct Ping;
 
-/// One attempt against throttle counters: `(name, limit)` pairs over one window.
-#[derive(Message)]
-#[rtype(result = "Result<Option<Duration>, ApiError>")]
-pub struct Hit {
-    pub counters: Vec<(String, u32)>,
-    pub window: Duration,
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<(), ApiError>")]
-pub struct Forget(pub String);
-
 impl Handler<Issue> for TokenStoreActor {
     type Result = ResponseFuture<Result<RefreshToken, ApiError>>;
     fn handle(&mut self, msg: Issue, _: &mut Context<Self>) -> Self::Result {
@@ -231,22 +202,6 @@ impl Handler<Ping> for TokenStoreActor {
     }
 }
 
-impl Handler<Hit> for TokenStoreActor {
-    type Result = ResponseFuture<Result<Option<Duration>, ApiError>>;
-    fn handle(&mut self, msg: Hit, _: &mut Context<Self>) -> Self::Result {
-        let backend = self.backend.clone();
-        Box::pin(async move { backend.hit(&msg.counters, msg.window).await })
-    }
-}
-
-impl Handler<Forget> for TokenStoreActor {
-    type Result = ResponseFuture<Result<(), ApiError>>;
-    fn handle(&mut self, msg: Forget, _: &mut Context<Self>) -> Self::Result {
-        let backend = self.backend.clone();
-        Box::pin(async move { backend.forget(&msg.0).await })
-    }
-}
-
 /// The handle route handlers hold.
 #[derive(Clone)]
 pub struct TokenStore {
@@ -273,13 +228,5 @@ impl TokenStore {
 
     pub async fn ping(&self) -> Result<(), ApiError> {
         ask(&self.addr, Ping, self.timeout, Dependency::TokenStore).await
-    }
-
-    pub async fn hit(&self, counters: Vec<(String, u32)>, window: Duration) -> Result<Option<Duration>, ApiError> {
-        ask(&self.addr, Hit { counters, window }, self.timeout, Dependency::TokenStore).await
-    }
-
-    pub async fn forget(&self, counter: String) -> Result<(), ApiError> {
-        ask(&self.addr, Forget(counter), self.timeout, Dependency::TokenStore).await
     }
 }

@@ -1,0 +1,90 @@
+//! The `UserRepo` actor and its messages: one per operation, each run on the store's pool.
+
+use actix::{Actor, Context, Handler, Message, ResponseFuture};
+use chrono::{SubsecRound, Utc};
+use uuid::Uuid;
+
+use super::errors::db_error;
+use super::{Lookup, NewUser, User, UserRecord, UserStore};
+use crate::domain::{Email, Username};
+use crate::error::ApiError;
+
+pub struct UserRepo {
+    store: UserStore,
+}
+
+impl UserRepo {
+    pub fn new(store: UserStore) -> UserRepo {
+        UserRepo { store }
+    }
+}
+
+impl Actor for UserRepo {
+    type Context = Context<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<User, ApiError>")]
+pub struct CreateUser {
+    pub id: Uuid,
+    pub username: Username,
+    pub email: Option<Email>,
+    pub password_hash: String,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Option<UserRecord>, ApiError>")]
+pub struct FindUser(pub Lookup);
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ApiError>")]
+pub struct UpdatePasswordHash {
+    pub id: Uuid,
+    pub password_hash: String,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), ApiError>")]
+pub struct Ping;
+
+impl Handler<CreateUser> for UserRepo {
+    type Result = ResponseFuture<Result<User, ApiError>>;
+    fn handle(&mut self, msg: CreateUser, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move {
+            let row = NewUser {
+                id: msg.id,
+                username: msg.username.as_str().to_string(),
+                email: msg.email.map(|e| e.as_str().to_string()),
+                password_hash: msg.password_hash,
+                created_at: Utc::now().trunc_subsecs(6),
+            };
+            store.insert(&row).await.map_err(db_error)?;
+            Ok(User { id: row.id, username: row.username, email: row.email, created_at: row.created_at })
+        })
+    }
+}
+
+impl Handler<FindUser> for UserRepo {
+    type Result = ResponseFuture<Result<Option<UserRecord>, ApiError>>;
+    fn handle(&mut self, msg: FindUser, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.find(&msg.0).await.map_err(db_error) })
+    }
+}
+
+impl Handler<UpdatePasswordHash> for UserRepo {
+    type Result = ResponseFuture<Result<(), ApiError>>;
+    fn handle(&mut self, msg: UpdatePasswordHash, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.update_password_hash(msg.id, &msg.password_hash).await.map_err(db_error) })
+    }
+}
+
+impl Handler<Ping> for UserRepo {
+    type Result = ResponseFuture<Result<(), ApiError>>;
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.ping().await.map_err(db_error) })
+    }
+}

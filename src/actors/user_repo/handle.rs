@@ -1,0 +1,79 @@
+//! `Users`: the handle route handlers hold, with the schema gate and the user cache in front of
+//! the actor.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use uuid::Uuid;
+
+use super::actor::{CreateUser, FindUser, Ping, UpdatePasswordHash};
+use super::{Lookup, Schema, User, UserCache, UserRecord, UserRepo};
+use crate::actors::ask;
+use crate::domain::{Email, Username};
+use crate::error::{ApiError, Dependency};
+
+/// The handle route handlers hold.
+#[derive(Clone)]
+pub struct Users {
+    addr: Addr<UserRepo>,
+    timeout: Duration,
+    schema: Option<Schema>,
+    cache: Option<Arc<UserCache>>,
+}
+
+impl Users {
+    pub fn new(addr: Addr<UserRepo>, timeout: Duration) -> Users {
+        Users { addr, timeout, schema: None, cache: None }
+    }
+
+    /// Until `schema` is ready every call answers 503, readiness included.
+    pub fn gated(mut self, schema: Schema) -> Users {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// Serves `find_by_id` from `cache` (shared by every worker).
+    pub fn cached(mut self, cache: Arc<UserCache>) -> Users {
+        self.cache = Some(cache);
+        self
+    }
+
+    fn schema_ready(&self) -> Result<(), ApiError> {
+        self.schema.as_ref().map_or(Ok(()), Schema::check)
+    }
+
+    /// The user with this id, from the cache when it was read in the last `USER_CACHE_TTL`
+    /// seconds: no database round trip and no mailbox hop. Only `/auth/me` uses it.
+    pub async fn find_by_id(&self, id: Uuid) -> Result<Option<Arc<User>>, ApiError> {
+        if let Some(user) = self.cache.as_ref().and_then(|c| c.get(id)) {
+            return Ok(Some(user));
+        }
+        let Some(record) = self.find(Lookup::Id(id)).await? else { return Ok(None) };
+        let user = Arc::new(record.user);
+        if let Some(cache) = &self.cache {
+            cache.put(user.clone());
+        }
+        Ok(Some(user))
+    }
+
+    pub async fn create(&self, id: Uuid, username: Username, email: Option<Email>, password_hash: String) -> Result<User, ApiError> {
+        self.schema_ready()?;
+        ask(&self.addr, CreateUser { id, username, email, password_hash }, self.timeout, Dependency::Database).await
+    }
+
+    pub async fn find(&self, lookup: Lookup) -> Result<Option<UserRecord>, ApiError> {
+        self.schema_ready()?;
+        ask(&self.addr, FindUser(lookup), self.timeout, Dependency::Database).await
+    }
+
+    pub async fn update_password_hash(&self, id: Uuid, password_hash: String) -> Result<(), ApiError> {
+        self.schema_ready()?;
+        ask(&self.addr, UpdatePasswordHash { id, password_hash }, self.timeout, Dependency::Database).await
+    }
+
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.schema_ready()?;
+        ask(&self.addr, Ping, self.timeout, Dependency::Database).await
+    }
+}

@@ -1,0 +1,60 @@
+//! The user types: what clients see, what the login path reads, what a dialect reads and writes.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A user as clients see it: never a hash.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user with the stored password hash, for the login path only.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub user: User,
+    pub password_hash: Arc<str>,
+}
+
+/// A `users` row as a dialect reads it; only the id's type differs between engines.
+#[derive(sqlx::FromRow)]
+pub(super) struct Row<Id> {
+    pub(super) id: Id,
+    username: String,
+    email: Option<String>,
+    created_at: DateTime<Utc>,
+    password_hash: String,
+}
+
+impl<Id> Row<Id> {
+    pub(super) fn into_record(self, id: Uuid) -> UserRecord {
+        UserRecord {
+            user: User { id, username: self.username, email: self.email, created_at: self.created_at },
+            password_hash: self.password_hash.into(),
+        }
+    }
+}
+
+/// A row about to be inserted; both dialects store exactly these values.
+pub struct NewUser {
+    pub id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    /// Set here rather than by the database, to the microsecond both engines keep.
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a login names its user.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Username(String),
+    Email(String),
+    Id(Uuid),
+}

@@ -1,0 +1,128 @@
+//! The sections of `Config`, one per concern, and the kinds of value they hold.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::IpNet;
+
+/// Where users live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Postgres(String),
+    /// A `sqlite://…` file or `sqlite::memory:`.
+    Sqlite(String),
+}
+
+/// Where refresh tokens and throttle counters live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenStoreKind {
+    Redis(String),
+    /// In this process's memory: for one process only.
+    Memory,
+}
+
+/// Whether the service runs with production guarantees (secrets required) or for development.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Production,
+    Development,
+}
+
+/// The `SameSite` attribute of the refresh cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Argon2Config {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+/// The public listener and what it accepts.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (a load balancer in front); empty: none.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long a request body may take to arrive after its headers.
+    pub body_read_timeout: Duration,
+    /// Open connections per client address (IPv6: per /64); zero: no bound.
+    pub max_connections_per_ip: usize,
+    /// Open connections in total; `None`: as many as the open-files limit leaves room for.
+    pub max_connections: Option<u64>,
+    /// The `/metrics` listener; `None`: off.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// Where users, refresh tokens and throttle counters live, and how they are reached.
+#[derive(Debug, Clone)]
+pub struct StoresConfig {
+    pub database: Database,
+    pub database_max_connections: u32,
+    pub token_store: TokenStoreKind,
+    pub redis_key_prefix: String,
+    pub redis_max_connections: u32,
+    /// Bound on every call to PostgreSQL or Redis, pool checkout included.
+    pub dependency_timeout: Duration,
+    /// Where the embedded database and the generated secret live.
+    pub data_dir: PathBuf,
+    /// How long `/auth/me` may serve a user read from the database earlier; zero: never.
+    pub user_cache_ttl: Duration,
+    /// How many users that cache holds at most.
+    pub user_cache_size: usize,
+}
+
+/// The access and refresh tokens.
+#[derive(Clone)]
+pub struct TokensConfig {
+    /// `None` means "not configured": development mode keeps a generated one in `data_dir`,
+    /// production refuses to start.
+    pub jwt_secret: Option<Vec<u8>>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    /// Accepted clock difference between replicas when checking `exp` and `nbf`.
+    pub jwt_leeway: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+}
+
+/// The refresh cookie's attributes, which the device cookie shares.
+#[derive(Debug, Clone)]
+pub struct CookiesConfig {
+    pub name: String,
+    pub secure: bool,
+    pub samesite: SameSite,
+    /// Lifetime of the device cookie (`{COOKIE_NAME}-device`) set at login and registration.
+    pub device_ttl: Duration,
+}
+
+/// The hasher's threads and queue; its Argon2 parameters are `Config::argon2`.
+#[derive(Debug, Clone)]
+pub struct HasherConfig {
+    pub threads: usize,
+    /// How many hash or verify jobs may wait for a hasher thread before new ones are shed.
+    pub queue: usize,
+    /// The niceness of the hasher threads (0 to 19): higher yields the CPU to the HTTP workers.
+    pub nice: i32,
+}
+
+/// Attempts allowed per window before `429 RATE_LIMITED`; `0` turns a limit off.
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    pub window: Duration,
+    pub login_per_ip: u32,
+    pub register_per_ip: u32,
+    pub per_account: u32,
+}

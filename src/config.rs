@@ -89,6 +89,12 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// Peers whose `X-Forwarded-For` is believed (a load balancer in front); empty: none.
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a request body may take to arrive after its headers.
+    pub body_read_timeout: Duration,
+    /// Open connections per client address (IPv6: per /64); zero: no bound.
+    pub max_connections_per_ip: usize,
+    /// Open connections in total; `None`: as many as the open-files limit leaves room for.
+    pub max_connections: Option<u64>,
 }
 
 /// Attempts allowed per window before `429 RATE_LIMITED`; `0` turns a limit off.
@@ -291,6 +297,9 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .map(|s| s.parse().map_err(|e| ConfigError(format!("invalid value for TRUSTED_PROXIES: {e}"))))
                 .collect::<Result<_, _>>()?,
+            body_read_timeout: Duration::from_secs(env.parse("BODY_READ_TIMEOUT", 10)?),
+            max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 64)?,
+            max_connections: env.raw("MAX_CONNECTIONS").is_some().then(|| env.parse("MAX_CONNECTIONS", 0)).transpose()?,
         };
         config.check()?;
         Ok(config)
@@ -309,6 +318,8 @@ impl Config {
             ("DEPENDENCY_TIMEOUT_MS", self.dependency_timeout.as_millis() as u64),
             ("THROTTLE_WINDOW", self.throttle.window.as_secs()),
             ("DEVICE_COOKIE_TTL", self.device_cookie_ttl.as_secs()),
+            ("BODY_READ_TIMEOUT", self.body_read_timeout.as_secs()),
+            ("MAX_CONNECTIONS", self.max_connections.unwrap_or(1)),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError(format!("{name} must be greater than 0")));
@@ -461,6 +472,18 @@ mod tests {
         for (name, value) in [("PORT", "http"), ("ACCESS_TOKEN_TTL", "-1"), ("COOKIE_SAMESITE", "sometimes"), ("HASHER_THREADS", "0"), ("HASHER_NICE", "-5"), ("HASHER_NICE", "20"), ("ARGON2_M_KIB", "1"), ("DEVICE_COOKIE_TTL", "0"), ("DEVICE_COOKIE_TTL", "34560001")] {
             let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn connection_bounds_default_and_refuse_nonsense() {
+        let c = config(&[SECRET]).unwrap();
+        assert_eq!((c.body_read_timeout, c.max_connections_per_ip, c.max_connections), (Duration::from_secs(10), 64, None));
+        let c = config(&[SECRET, ("MAX_CONNECTIONS_PER_IP", "0"), ("MAX_CONNECTIONS", "5000")]).unwrap();
+        assert_eq!((c.max_connections_per_ip, c.max_connections), (0, Some(5000)));
+        for (name, value) in [("BODY_READ_TIMEOUT", "0"), ("BODY_READ_TIMEOUT", "soon"), ("MAX_CONNECTIONS", "0"), ("MAX_CONNECTIONS_PER_IP", "-1")] {
+            let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
         }
     }
 

@@ -38,6 +38,8 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("request body timed out")]
+    RequestTimeout,
     #[error(transparent)]
     Validation(#[from] ValidationError),
     #[error("invalid credentials")]
@@ -65,6 +67,8 @@ pub enum ApiError {
     EmailTaken,
     #[error("rate limited")]
     RateLimited { retry_after: Duration },
+    #[error("too many connections from one client")]
+    TooManyConnections,
     #[error("overloaded")]
     Overloaded { retry_after: Duration },
     /// The cause goes to the log where the error is made, never into the response.
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiError::RequestTimeout => "REQUEST_TIMEOUT",
             ApiError::Validation(e) => e.code(),
             ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
             ApiError::MissingAccessToken => "MISSING_ACCESS_TOKEN",
@@ -96,6 +101,7 @@ impl ApiError {
             ApiError::UsernameTaken => "USERNAME_TAKEN",
             ApiError::EmailTaken => "EMAIL_TAKEN",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::TooManyConnections => "TOO_MANY_CONNECTIONS",
             ApiError::Overloaded { .. } => "OVERLOADED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_ERROR",
@@ -108,7 +114,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType
             | ApiError::PayloadTooLarge { .. }
             | ApiError::NotFound
-            | ApiError::MethodNotAllowed => "RequestError",
+            | ApiError::MethodNotAllowed
+            | ApiError::RequestTimeout => "RequestError",
             ApiError::InvalidCredentials
             | ApiError::MissingAccessToken
             | ApiError::InvalidAccessToken
@@ -119,7 +126,7 @@ impl ApiError {
             | ApiError::AmbiguousRefreshToken
             | ApiError::OriginNotAllowed => "AuthError",
             ApiError::UsernameTaken | ApiError::EmailTaken => "ConflictError",
-            ApiError::RateLimited { .. } => "RateLimitError",
+            ApiError::RateLimited { .. } | ApiError::TooManyConnections => "RateLimitError",
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) | ApiError::Internal => "ServiceError",
         }
     }
@@ -132,6 +139,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => format!("the request body is larger than {limit} bytes"),
             ApiError::NotFound => "no such route".into(),
             ApiError::MethodNotAllowed => "this route does not accept that method".into(),
+            ApiError::RequestTimeout => "the request body did not arrive in time; send it right after the headers".into(),
             ApiError::Validation(e) => e.to_string(),
             ApiError::InvalidCredentials => "wrong username, email or password".into(),
             ApiError::MissingAccessToken => "send an access token as Authorization: Bearer <token>".into(),
@@ -153,6 +161,7 @@ impl ApiError {
             ApiError::RateLimited { retry_after } => {
                 format!("too many attempts, try again in {} seconds", retry_after.as_secs().max(1))
             }
+            ApiError::TooManyConnections => "too many open connections from your address; reuse or close some, then retry".into(),
             ApiError::Overloaded { .. } => "the service is busy, try again shortly".into(),
             ApiError::Unavailable(dep) => format!("the {} is unavailable, try again shortly", dep.name()),
             ApiError::Internal => "an internal error occurred".into(),
@@ -162,7 +171,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => Some(*retry_after),
-            ApiError::Unavailable(_) => Some(Duration::from_secs(1)),
+            ApiError::Unavailable(_) | ApiError::TooManyConnections => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -179,6 +188,7 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidCredentials
             | ApiError::MissingAccessToken
@@ -189,7 +199,7 @@ impl ResponseError for ApiError {
             | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken | ApiError::EmailTaken => StatusCode::CONFLICT,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -200,6 +210,11 @@ impl ResponseError for ApiError {
         let mut builder = HttpResponse::build(status);
         if let Some(after) = self.retry_after() {
             builder.insert_header((header::RETRY_AFTER, after.as_secs().max(1).to_string()));
+        }
+        if matches!(self, ApiError::RequestTimeout | ApiError::TooManyConnections) {
+            // Reliability: the connection is the problem (a body that stalls, one too many from
+            // its client): it is closed after this answer, not kept alive for another request.
+            builder.force_close();
         }
         if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken) {
             // RFC 6750 §3: tell bearer clients which scheme failed and why.
@@ -232,6 +247,7 @@ mod tests {
             ApiError::PayloadTooLarge { limit: 10 },
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
+            ApiError::RequestTimeout,
             ApiError::Validation(ValidationError::PasswordTooShort),
             ApiError::InvalidCredentials,
             ApiError::MissingAccessToken,
@@ -245,6 +261,7 @@ mod tests {
             ApiError::UsernameTaken,
             ApiError::EmailTaken,
             ApiError::RateLimited { retry_after: Duration::from_secs(3) },
+            ApiError::TooManyConnections,
             ApiError::Overloaded { retry_after: Duration::from_secs(1) },
             ApiError::Unavailable(Dependency::Database),
             ApiError::Internal,

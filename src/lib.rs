@@ -2,9 +2,11 @@
 //! rotating refresh tokens in an HttpOnly cookie; the work is done by actors.
 
 pub mod actors;
+pub mod body_deadline;
 pub mod bounded;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod cookie;
 pub mod device_cookie;
 pub mod domain;

@@ -16,6 +16,13 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(gatehouse::healthcheck::run());
     }
     gatehouse::telemetry::init();
+    // Reliability: the connection bounds, not the kernel's soft limit, decide when to stop
+    // accepting (see `connections`).
+    match gatehouse::connections::raise_open_files_limit() {
+        Ok((before, after)) if after > before => log::info!("open files limit raised from {before} to {after}"),
+        Ok((_, now)) => log::info!("open files limit: {now}"),
+        Err(e) => log::warn!("cannot raise the open files limit: {e}"),
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {

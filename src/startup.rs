@@ -103,6 +103,8 @@ impl Application {
         let backend = token_backend.clone();
         let stores = Arc::new(StoreArbiters::start(config.workers));
         let workers = config.workers;
+        let connections = crate::connections::Bounds::from_config(&config);
+        let body_read_timeout = connections.body_read_timeout;
         let server = HttpServer::new(move || {
             // The token store and user repository actors are started here, once per HTTP
             // worker, so each worker's requests run on a thread of their own; a single shared
@@ -138,12 +140,16 @@ impl Application {
             App::new()
                 .app_data(state)
                 .app_data(json.clone())
+                .app_data(body_read_timeout)
+                .wrap(from_fn(crate::connections::bound))
                 .wrap(cors(&origins))
                 .wrap(from_fn(request_context))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
         .workers(config.workers)
+        .max_connections(connections.per_worker)
+        .on_connect(connections.per_client.on_connect())
         .shutdown_timeout(config.shutdown_grace.as_secs())
         .listen(listener)?
         .run();

@@ -269,6 +269,8 @@ class Bench:
             THROTTLE_LOGIN_PER_IP=THROTTLE_OFF_LIMIT,
             THROTTLE_REGISTER_PER_IP=THROTTLE_OFF_LIMIT,
             THROTTLE_PER_ACCOUNT=THROTTLE_OFF_LIMIT,
+            # Every connection comes from 127.0.0.1 too, 64 at a time and more during the storm.
+            MAX_CONNECTIONS_PER_IP="0",
         )
         if not self.args.embedded:
             pg = Postgres(os.environ["DATABASE_URL"], f"gh_bench_{os.getpid()}")

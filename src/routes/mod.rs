@@ -58,6 +58,7 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
             }
             JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
             JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(describe_json_error(&e)),
+            JsonPayloadError::Payload(e) if crate::body_deadline::is_timeout(&e) => ApiError::RequestTimeout,
             JsonPayloadError::Payload(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge { limit },
             _ => ApiError::InvalidJson("the body could not be read".into()),
         }

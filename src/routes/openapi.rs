@@ -123,10 +123,10 @@ fn ready() {}
 #[allow(dead_code)]
 fn openapi_document() {}
 
-/// The failures each operation may answer with. Framework rejections of a JSON body (400, 413,
-/// 415) apply to the operations that read one.
+/// The failures each operation may answer with. Framework rejections of a JSON body (400, 408,
+/// 413, 415) apply to the operations that read one; `TOO_MANY_CONNECTIONS` to every operation.
 fn errors(method: &str, path: &str) -> Vec<ApiError> {
-    let body = [ApiError::InvalidJson(String::new()), ApiError::PayloadTooLarge { limit: 16_384 }, ApiError::UnsupportedMediaType];
+    let body = [ApiError::InvalidJson(String::new()), ApiError::RequestTimeout, ApiError::PayloadTooLarge { limit: 16_384 }, ApiError::UnsupportedMediaType];
     let throttled = [ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
     let unavailable = |dependencies: &[Dependency]| dependencies.iter().map(|d| ApiError::Unavailable(*d)).chain([ApiError::Internal]).collect::<Vec<_>>();
     let invalid = |codes: &[ValidationError]| codes.iter().map(|v| ApiError::Validation(*v)).collect::<Vec<_>>();
@@ -165,7 +165,7 @@ fn errors(method: &str, path: &str) -> Vec<ApiError> {
         ],
         _ => vec![],
     };
-    lists.into_iter().flatten().collect()
+    lists.into_iter().flatten().chain([ApiError::TooManyConnections]).collect()
 }
 
 /// The response for one status of one operation: the error envelope, its `error_code` limited
@@ -207,7 +207,7 @@ fn error_response(status: u16, errors: &[&ApiError]) -> Value {
             "examples": examples
         }}
     });
-    if errors.iter().any(|e| matches!(e, ApiError::RateLimited { .. } | ApiError::Overloaded { .. } | ApiError::Unavailable(_))) {
+    if errors.iter().any(|e| matches!(e, ApiError::RateLimited { .. } | ApiError::TooManyConnections | ApiError::Overloaded { .. } | ApiError::Unavailable(_))) {
         response["headers"] = json!({"retry-after": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}});
     }
     response

@@ -18,8 +18,11 @@ mod origin;
 mod passwords;
 mod ping;
 mod proxies;
+#[path = "../common/raw_http.rs"]
+mod raw_http;
 mod refresh;
 mod register;
 mod secrets;
+mod slow_clients;
 mod throttle;
 mod thunder_client;

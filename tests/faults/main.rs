@@ -6,6 +6,9 @@ mod consistency;
 mod dependencies;
 mod gatehouse;
 mod overload;
+#[path = "../common/raw_http.rs"]
+mod raw_http;
 mod replicas;
 mod services;
 mod shutdown;
+mod slow_clients;

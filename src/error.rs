@@ -32,6 +32,13 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("unsupported content type")]
     UnsupportedMediaType,
+    #[error("unsupported content encoding")]
+    UnsupportedContentEncoding,
+    #[error("CORS preflight request rejected")]
+    CorsPreflightRejected,
+    /// A request the HTTP framework refused for a reason no other variant names.
+    #[error("bad request")]
+    BadRequest,
     #[error("body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("no such route")]
@@ -84,6 +91,9 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_) => "INVALID_JSON",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::UnsupportedContentEncoding => "UNSUPPORTED_CONTENT_ENCODING",
+            ApiError::CorsPreflightRejected => "CORS_PREFLIGHT_REJECTED",
+            ApiError::BadRequest => "BAD_REQUEST",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
@@ -112,6 +122,9 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_) | ApiError::Validation(_) => "ValidationError",
             ApiError::UnsupportedMediaType
+            | ApiError::UnsupportedContentEncoding
+            | ApiError::CorsPreflightRejected
+            | ApiError::BadRequest
             | ApiError::PayloadTooLarge { .. }
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
@@ -136,6 +149,11 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(detail) => format!("the request body is not valid JSON for this endpoint: {detail}"),
             ApiError::UnsupportedMediaType => "send the body as JSON with Content-Type: application/json".into(),
+            ApiError::UnsupportedContentEncoding => "send the request without Content-Encoding: compressed bodies are not accepted".into(),
+            ApiError::CorsPreflightRejected => {
+                "this cross-origin request is not allowed: its origin, method or headers are not accepted here".into()
+            }
+            ApiError::BadRequest => "the request is malformed".into(),
             ApiError::PayloadTooLarge { limit } => format!("the request body is larger than {limit} bytes"),
             ApiError::NotFound => "no such route".into(),
             ApiError::MethodNotAllowed => "this route does not accept that method".into(),
@@ -183,8 +201,8 @@ impl ResponseError for ApiError {
             // 400, not 401: the request is malformed (RFC 6750 §3.1 `invalid_request`
             // for a repeated credential), and a client that treats 401 as "log in again" would
             // not help, since the extra cookie outlives any login.
-            ApiError::InvalidJson(_) | ApiError::AmbiguousRefreshToken => StatusCode::BAD_REQUEST,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::InvalidJson(_) | ApiError::AmbiguousRefreshToken | ApiError::CorsPreflightRejected | ApiError::BadRequest => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -216,6 +234,10 @@ impl ResponseError for ApiError {
             // its client): it is closed after this answer, not kept alive for another request.
             builder.force_close();
         }
+        if matches!(self, ApiError::UnsupportedContentEncoding) {
+            // RFC 9110 §15.5.16: a 415 caused by a content coding says which codings would do.
+            builder.insert_header((header::ACCEPT_ENCODING, "identity"));
+        }
         if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken) {
             // RFC 6750 §3: tell bearer clients which scheme failed and why.
             let error = if matches!(self, ApiError::MissingAccessToken) { "" } else { ", error=\"invalid_token\"" };
@@ -244,6 +266,9 @@ mod tests {
         let all = [
             ApiError::InvalidJson("x".into()),
             ApiError::UnsupportedMediaType,
+            ApiError::UnsupportedContentEncoding,
+            ApiError::CorsPreflightRejected,
+            ApiError::BadRequest,
             ApiError::PayloadTooLarge { limit: 10 },
             ApiError::NotFound,
             ApiError::MethodNotAllowed,

@@ -1,7 +1,9 @@
 //! Metric names, in one place, and the small helpers that record them.
 //!
 //! Every label value is drawn from a small fixed set (route templates, methods, status classes,
-//! outcomes, operation names): never an id, a username, a token or a raw path.
+//! outcomes, operation names): never an id, a username, a token, a raw path or a method as sent.
+//! Label values are `&'static str` wherever they can be, so that a value made from input does not
+//! compile; the route template is the one exception, and comes from the route table.
 
 pub mod auth;
 pub mod exporter;
@@ -9,6 +11,8 @@ pub mod process;
 pub mod store;
 
 use std::time::{Duration, Instant};
+
+use actix_web::http::Method;
 
 pub const HTTP_REQUESTS: &str = "gatehouse_http_requests_total";
 pub const HTTP_DURATION: &str = "gatehouse_http_request_duration_seconds";
@@ -38,8 +42,27 @@ pub fn request_finished() {
     metrics::gauge!(HTTP_IN_FLIGHT).decrement(1.0);
 }
 
-/// Labels are the route template, the method and the status class: all bounded.
-pub fn request_completed(method: &str, route: &str, status: u16, elapsed: Duration) {
+/// The `method` label: a method as sent would let any client mint a new series with each
+/// made-up method name (`FOO1`, `FOO2`, …), and every series stays in memory and in every scrape.
+pub fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Security: every label is drawn from a fixed set, whatever the client sends: the method
+/// (`method_label`), the route template (`route` is a pattern of the route table or
+/// `<unmatched>`, never the raw path), the status class.
+pub fn request_completed(method: &Method, route: &str, status: u16, elapsed: Duration) {
     let class = match status {
         100..=199 => "1xx",
         200..=299 => "2xx",
@@ -47,7 +70,7 @@ pub fn request_completed(method: &str, route: &str, status: u16, elapsed: Durati
         400..=499 => "4xx",
         _ => "5xx",
     };
-    metrics::counter!(HTTP_REQUESTS, "method" => method.to_string(), "route" => route.to_string(), "status" => class)
+    metrics::counter!(HTTP_REQUESTS, "method" => method_label(method), "route" => route.to_string(), "status" => class)
         .increment(1);
     metrics::histogram!(HTTP_DURATION, "route" => route.to_string()).record(elapsed.as_secs_f64());
 }
@@ -152,4 +175,18 @@ pub fn live_refresh_tokens(count: u64) {
 
 pub fn worker_error(worker: &'static str) {
     metrics::counter!(WORKER_ERRORS, "worker" => worker).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Method;
+
+    #[test]
+    fn methods_outside_the_standard_set_share_one_label() {
+        assert_eq!(super::method_label(&Method::POST), "POST");
+        assert_eq!(super::method_label(&Method::TRACE), "TRACE");
+        for made_up in ["FOO1", "X-123", "get", "PROPFIND"] {
+            assert_eq!(super::method_label(&Method::from_bytes(made_up.as_bytes()).unwrap()), "other", "{made_up}");
+        }
+    }
 }

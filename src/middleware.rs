@@ -1,15 +1,18 @@
 //! The request middleware: a request id on every request and response, one log line per
-//! request, and the request metrics.
+//! request, the request metrics, the envelope for errors the framework made, and the refusal of
+//! encoded request bodies.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{CACHE_CONTROL, HeaderName, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpResponse};
+
+use crate::error::ApiError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,7 +36,7 @@ fn sane(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let id = req
         .headers()
@@ -46,7 +49,11 @@ pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) 
     crate::metrics::request_started();
     let result = next.call(req).await;
     crate::metrics::request_finished();
-    let mut res = result?;
+    // An error that escaped the services inside (handlers' errors do not: actix-web turns them
+    // into responses) is answered by actix-web itself; it gets the envelope all the same. (The
+    // request cannot be kept here to answer it: routing needs the only reference to it.)
+    let res = result.map_err(|err| if err.as_error::<ApiError>().is_some() { err } else { framework_error(&err).into() })?;
+    let mut res = envelope_framework_error(res.map_into_left_body());
     // The route template, never the raw path: bounded label values and no ids in logs.
     let route = res.request().match_pattern().unwrap_or_else(|| "<unmatched>".to_string());
     let status = res.status();
@@ -66,9 +73,65 @@ pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) 
         status.as_u16(),
         elapsed.as_secs_f64() * 1000.0
     );
-    crate::metrics::request_completed(method.as_str(), &route, status.as_u16(), elapsed);
+    crate::metrics::request_completed(&method, &route, status.as_u16(), elapsed);
     crate::metrics::auth::record(&route, &res);
     Ok(res)
+}
+
+/// Security (SPEC: every failure in the envelope): an error response made by a part of the
+/// framework rather than by `ApiError` (actix-cors refuses a preflight with a plain-text 400) is
+/// rendered again in the envelope, keeping the headers it carried (`Vary`, CORS). Responses that
+/// carry no error, or an `ApiError`, are left as they are.
+fn envelope_framework_error<B>(res: ServiceResponse<EitherBody<B>>) -> ServiceResponse<EitherBody<B>> {
+    let replacement = match res.response().error() {
+        None => return res,
+        Some(err) if err.as_error::<ApiError>().is_some() => return res,
+        Some(err) => framework_error(err),
+    };
+    let (request, old) = res.into_parts();
+    let mut new = HttpResponse::from_error(replacement);
+    for (name, value) in old.headers() {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH && !new.headers().contains_key(name) {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(request, new).map_into_right_body()
+}
+
+/// The `ApiError` that stands for an error another part of the framework made.
+fn framework_error(err: &Error) -> ApiError {
+    if err.as_error::<actix_cors::CorsError>().is_some() {
+        return ApiError::CorsPreflightRejected;
+    }
+    let status = err.as_response_error().status_code();
+    log::debug!(target: "gatehouse::http", "framework error {status} enveloped: {err}");
+    match status.as_u16() {
+        404 => ApiError::NotFound,
+        405 => ApiError::MethodNotAllowed,
+        415 => ApiError::UnsupportedMediaType,
+        400..=499 => ApiError::BadRequest,
+        _ => {
+            log::error!(target: "gatehouse::http", "unhandled framework error {status}: {err}");
+            ApiError::Internal
+        }
+    }
+}
+
+/// Whether a `Content-Encoding` header names only `identity` (no coding at all).
+fn identity_only(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|v| v.split(',').map(str::trim).all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity")))
+}
+
+/// Security: request bodies are never decoded. A small gzip body inflates to megabytes before
+/// any size limit sees it, and no client of this API needs to compress a few hundred bytes of
+/// JSON; so a request carrying `Content-Encoding` (anything but `identity`) is refused with 415
+/// here, before routing and before anything reads its body. (actix-web is built without its
+/// `compress-*` features, so no extractor can inflate a body either: see Cargo.toml.)
+pub async fn refuse_encoded_bodies(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    if req.headers().get_all(CONTENT_ENCODING).all(identity_only) {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    Ok(req.error_response(ApiError::UnsupportedContentEncoding).map_into_right_body())
 }
 
 #[cfg(test)]
@@ -81,6 +144,55 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.len() == 32 && sane(&a) && a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(a[..16], b[..16], "one process, one prefix");
+    }
+
+    #[test]
+    fn only_the_identity_coding_counts_as_no_coding() {
+        use actix_web::http::header::HeaderValue;
+        for accepted in ["identity", "IDENTITY", " identity , identity", ""] {
+            assert!(super::identity_only(&HeaderValue::from_static(accepted)), "{accepted:?}");
+        }
+        for refused in ["gzip", "identity, gzip", "br", "x-gzip", "deflate ,identity"] {
+            assert!(!super::identity_only(&HeaderValue::from_static(refused)), "{refused:?}");
+        }
+        assert!(!super::identity_only(&HeaderValue::from_bytes(b"identit\xff").unwrap()));
+    }
+
+    /// An error made outside `ApiError` (a CORS preflight refusal, or any other framework
+    /// error) is answered in the envelope, with the headers it carried.
+    #[actix_web::test]
+    async fn framework_errors_are_rendered_in_the_envelope() {
+        use actix_web::middleware::from_fn;
+        use actix_web::{App, HttpResponse, test, web};
+
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(super::request_context))
+                .route("/cors", web::get().to(|| async { Err::<HttpResponse, _>(actix_cors::CorsError::OriginNotAllowed) }))
+                .route("/other", web::get().to(|| async { Err::<HttpResponse, _>(actix_web::error::ErrorImATeapot("plain text")) }))
+                .route("/server", web::get().to(|| async { Err::<HttpResponse, _>(actix_web::error::ErrorBadGateway("plain text")) }))
+                .route(
+                    "/vary",
+                    web::get().to(|| async {
+                        let mut res = HttpResponse::from_error(actix_web::error::ErrorNotFound("plain"));
+                        res.headers_mut().insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("origin"));
+                        res
+                    }),
+                ),
+        )
+        .await;
+        for (path, status, code) in [("/cors", 400, "CORS_PREFLIGHT_REJECTED"), ("/other", 400, "BAD_REQUEST"), ("/server", 500, "INTERNAL_ERROR"), ("/vary", 404, "NOT_FOUND")] {
+            let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(resp.status().as_u16(), status, "{path}");
+            assert!(resp.headers().contains_key(super::REQUEST_ID), "{path}");
+            if path == "/vary" {
+                assert_eq!(resp.headers().get("vary").unwrap(), "origin");
+            }
+            let body: serde_json::Value = test::read_body_json(resp).await;
+            assert_eq!(body["success"], false, "{path}: {body}");
+            assert_eq!(body["status"], status, "{path}: {body}");
+            assert_eq!(body["content"]["error_code"], code, "{path}: {body}");
+        }
     }
 
     #[test]

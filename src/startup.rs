@@ -22,7 +22,7 @@ use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
 use crate::metrics::exporter::MetricsServer;
 use crate::throttle::Throttle;
-use crate::middleware::{REQUEST_ID, request_context};
+use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
@@ -141,6 +141,9 @@ impl Application {
                 .app_data(state)
                 .app_data(json.clone())
                 .app_data(body_read_timeout)
+                // Inside CORS, so its 415 carries the CORS headers and is logged, counted and
+                // given a request id like any other answer.
+                .wrap(from_fn(refuse_encoded_bodies))
                 .wrap(from_fn(crate::connections::bound))
                 .wrap(cors(&origins))
                 .wrap(from_fn(request_context))

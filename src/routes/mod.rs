@@ -74,3 +74,36 @@ fn describe_json_error(e: &serde_json::Error) -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use actix_web::{App, test, web};
+
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    /// Without the middleware that refuses encoded bodies, a gzip body still reaches the JSON
+    /// extractor as the compressed bytes it is: no decoder is built in to inflate it.
+    #[actix_web::test]
+    async fn a_gzip_body_is_never_decoded_by_the_json_extractor() {
+        let app = test::init_service(App::new().app_data(super::json_config(1024)).route("/", web::post().to(|_: web::Json<Probe>| async { "decoded" }))).await;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(br#"{"name": "valid JSON once inflated"}"#).unwrap();
+        let gzip = encoder.finish().unwrap();
+        let req = test::TestRequest::post()
+            .uri("/")
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("content-encoding", "gzip"))
+            .set_payload(gzip)
+            .to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status(), 400);
+        let body: serde_json::Value = test::read_body_json(resp).await;
+        assert_eq!(body["content"]["error_code"], "INVALID_JSON", "{body}");
+    }
+}

@@ -124,7 +124,8 @@ fn ready() {}
 fn openapi_document() {}
 
 /// The failures each operation may answer with. Framework rejections of a JSON body (400, 408,
-/// 413, 415) apply to the operations that read one; `TOO_MANY_CONNECTIONS` to every operation.
+/// 413, 415) apply to the operations that read one; `TOO_MANY_CONNECTIONS` (429) and
+/// `UNSUPPORTED_CONTENT_ENCODING` (415) to every operation.
 fn errors(method: &str, path: &str) -> Vec<ApiError> {
     let body = [ApiError::InvalidJson(String::new()), ApiError::RequestTimeout, ApiError::PayloadTooLarge { limit: 16_384 }, ApiError::UnsupportedMediaType];
     let throttled = [ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
@@ -165,7 +166,9 @@ fn errors(method: &str, path: &str) -> Vec<ApiError> {
         ],
         _ => vec![],
     };
-    lists.into_iter().flatten().chain([ApiError::TooManyConnections]).collect()
+    // Every request, on every route, may be one connection too many for its client, and is
+    // refused when it carries a Content-Encoding.
+    lists.into_iter().flatten().chain([ApiError::TooManyConnections, ApiError::UnsupportedContentEncoding]).collect()
 }
 
 /// The response for one status of one operation: the error envelope, its `error_code` limited

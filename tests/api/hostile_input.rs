@@ -84,7 +84,7 @@ async fn fullwidth_and_case_variants_of_a_name_are_the_same_name() {
 #[actix_web::test]
 async fn too_many_headers_are_refused_by_the_http_layer_with_431() {
     // actix-http parses at most 96 headers and answers 431 itself, before the application (and
-    // so without the envelope): the one documented exception.
+    // so without the envelope): one of the exceptions the README lists (see http_layer.rs).
     let app = spawn_app().await;
     let mut req = app.client.get(app.url("/"));
     for i in 0..120 {

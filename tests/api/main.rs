@@ -1,6 +1,7 @@
 //! API tests: the real server on port 0, each test with its own PostgreSQL database and Redis
 //! key prefix. One binary, one module per endpoint.
 
+mod compressed_bodies;
 mod dashboards;
 mod demo_client;
 mod device_cookie;
@@ -9,6 +10,7 @@ mod forged_tokens;
 mod health;
 mod helpers;
 mod hostile_input;
+mod http_layer;
 mod login;
 mod logout;
 mod me;

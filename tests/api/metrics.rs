@@ -151,3 +151,85 @@ async fn a_refresh_the_token_store_cannot_serve_counts_as_an_error() {
     assert!(errors(r#"gatehouse_refreshes_total{outcome="error"} "#) >= Some(1.0), "{text}");
     assert!(errors(r#"gatehouse_store_errors_total{store="token_store",kind="unavailable"} "#) >= Some(1.0), "{text}");
 }
+
+/// The labels of one exposition line: `name{a="x",b="y"} 1` → `[("a", "x"), ("b", "y")]`.
+fn labels(line: &str) -> Vec<(String, String)> {
+    let inner = line.split_once('{').and_then(|(_, rest)| rest.rsplit_once('}')).map_or("", |(inner, _)| inner);
+    let mut out = Vec::new();
+    let mut rest = inner;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        out.push((key.trim_start_matches(',').to_string(), value));
+        rest = &after[end..];
+    }
+    out
+}
+
+#[actix_web::test]
+async fn made_up_methods_and_paths_add_no_series() {
+    const METHODS: [&str; 10] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "other"];
+    const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let doc = crate::helpers::body(app.get("/openapi.json").await).await;
+    let mut routes: Vec<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    routes.push("<unmatched>".into());
+
+    for i in 0..200 {
+        let method = if i % 2 == 0 { format!("FOO{i}") } else { format!("X-{i}") };
+        // Unknown paths, a known path with a made-up method, a known path with a tail, and a
+        // percent-encoded spelling of a known path.
+        let path = match i % 4 {
+            0 => format!("/no-such-path/{i}"),
+            1 => "/auth/login".to_string(),
+            2 => format!("/auth/login/{i}"),
+            _ => format!("/auth/%6Cogin?n={i}"),
+        };
+        let resp = app.client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&path)).send().await.unwrap();
+        assert!(matches!(resp.status().as_u16(), 404 | 405), "{method} {path}: {}", resp.status());
+    }
+    for (method, path) in [("GET", "/no-such-path/a"), ("POST", "/no-such-path/b"), ("DELETE", "/auth/login"), ("GET", "/%2E%2E/etc/passwd")] {
+        app.client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(path)).send().await.unwrap();
+    }
+
+    let text = app.scrape_after_first_tick().await;
+    let (mut counters, mut other) = (0, 0.0);
+    for line in text.lines().filter(|l| l.starts_with("gatehouse_http_request")) {
+        if line.starts_with("gatehouse_http_requests_in_flight") {
+            continue;
+        }
+        for (key, value) in labels(line) {
+            match key.as_str() {
+                "method" => assert!(METHODS.contains(&value.as_str()), "{line}"),
+                "route" => assert!(routes.contains(&value), "{line}"),
+                "status" => assert!(CLASSES.contains(&value.as_str()), "{line}"),
+                "le" => {}
+                _ => panic!("unexpected label {key} in {line}"),
+            }
+        }
+        if line.starts_with("gatehouse_http_requests_total{") {
+            counters += 1;
+            if labels(line).iter().any(|(k, v)| k == "method" && v == "other") {
+                other += line.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+            }
+        }
+    }
+    // Other tests in this process share the recorder: at least this test's 200, and never more
+    // series than the fixed sets allow.
+    assert!(other >= 200.0, "method=\"other\" counted {other}:\n{text}");
+    assert!(counters <= METHODS.len() * routes.len() * CLASSES.len(), "{counters} series");
+    for made_up in ["FOO", "X-1", "no-such-path", "%6C", "passwd"] {
+        assert!(!text.contains(made_up), "{made_up} reached /metrics");
+    }
+}

@@ -75,3 +75,28 @@ async fn the_services_own_origin_is_allowed() {
     let resp = app.client.post(app.url("/auth/register")).header("Origin", own).json(&json!({"username": "own-origin", "password": PASSWORD})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
 }
+
+#[actix_web::test]
+async fn a_refused_preflight_is_answered_in_the_envelope() {
+    let app = spawn_app().await;
+    let preflight = |origin: Option<&'static str>, method: &'static str, headers: Option<&'static str>| {
+        let mut req = app.client.request(reqwest::Method::OPTIONS, app.url("/auth/login")).header("Access-Control-Request-Method", method);
+        if let Some(origin) = origin {
+            req = req.header("Origin", origin);
+        }
+        if let Some(headers) = headers {
+            req = req.header("Access-Control-Request-Headers", headers);
+        }
+        req.send()
+    };
+    for (what, resp) in [
+        ("a foreign origin", preflight(Some(FOREIGN), "POST", None).await.unwrap()),
+        ("no origin", preflight(None, "POST", None).await.unwrap()),
+        ("a method that is not allowed", preflight(Some(ALLOWED), "DELETE", None).await.unwrap()),
+        ("a header that is not allowed", preflight(Some(ALLOWED), "POST", Some("x-not-allowed")).await.unwrap()),
+    ] {
+        assert!(resp.headers().get("access-control-allow-origin").is_none(), "{what}");
+        let body = assert_error(resp, 400, "CORS_PREFLIGHT_REJECTED").await;
+        assert_eq!(body["content"]["error_type"], "RequestError", "{what}");
+    }
+}

@@ -2,6 +2,7 @@
 //! private loopback ports, which the tests crash, freeze and restart mid-traffic; the outcomes
 //! are asserted from the clients' side. See docs/reliability.md.
 
+mod bodies;
 mod consistency;
 mod dependencies;
 mod gatehouse;

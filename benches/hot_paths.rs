@@ -11,11 +11,11 @@ use actix_web::ResponseError;
 use actix_web::http::StatusCode;
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde::Serialize;
 use gatehouse::actors::User;
 use gatehouse::envelope::success;
 use gatehouse::error::ApiError;
 use gatehouse::tokens::{AccessTokens, RefreshKey, RefreshToken};
+use serde::Serialize;
 use uuid::Uuid;
 
 const SECRET: &[u8] = b"2Pq7w/G/Tf4s+R97X/guqXtUJSFGQXTWSduNiL9Qh8gk";
@@ -26,9 +26,7 @@ fn access_tokens(c: &mut Criterion) {
     let token = tokens.sign(user).unwrap();
     c.bench_function("access token sign", |b| b.iter(|| tokens.sign(black_box(user)).unwrap()));
     c.bench_function("access token verify", |b| b.iter(|| tokens.verify(black_box(&token)).unwrap()));
-    c.bench_function("access token verify, seen before (bearer path)", |b| {
-        b.iter(|| tokens.verify_subject(black_box(&token)).unwrap())
-    });
+    c.bench_function("access token verify, seen before (bearer path)", |b| b.iter(|| tokens.verify_subject(black_box(&token)).unwrap()));
 }
 
 fn refresh_tokens(c: &mut Criterion) {
@@ -60,9 +58,7 @@ fn envelope(c: &mut Criterion) {
         email: Some("john@example.com".into()),
         created_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
     };
-    c.bench_function("envelope: success with a user", |b| {
-        b.iter(|| success(StatusCode::OK, MeBody { user: black_box(&user) }))
-    });
+    c.bench_function("envelope: success with a user", |b| b.iter(|| success(StatusCode::OK, MeBody { user: black_box(&user) })));
     c.bench_function("envelope: error", |b| b.iter(|| black_box(ApiError::InvalidAccessToken).error_response()));
 }
 

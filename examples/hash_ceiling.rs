@@ -22,9 +22,8 @@ const PASSWORD: &str = "ceiling-benchmark-password";
 async fn main() -> anyhow::Result<()> {
     let seconds: f64 = std::env::args().nth(1).map_or(Ok(3.0), |s| s.parse())?;
     // Only the hasher's variables are read; everything else keeps its default.
-    let config = Config::from_lookup(|key| {
-        (key.starts_with("ARGON2_") || key.starts_with("HASHER_")).then(|| std::env::var(key).ok()).flatten()
-    })?;
+    let config =
+        Config::from_lookup(|key| (key.starts_with("ARGON2_") || key.starts_with("HASHER_")).then(|| std::env::var(key).ok()).flatten())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = config.hasher_threads;
     let hasher = Hasher::start(&config.argon2, threads, threads * 2, config.hasher_nice);

@@ -206,8 +206,22 @@ mod tests {
     #[test]
     fn oddly_written_entries_still_name_the_client() {
         let trusted = nets(&["10.0.0.0/8"]);
-        for hop in [" 198.51.100.7 ", "198.51.100.7:80", "\"198.51.100.7\"", "\"[2001:db8::7]:443\"", "2001:db8::7", "fe80::7%eth0", "[fe80::7%25eth0]:80"] {
-            let expected = if hop.contains("198.") { ip("198.51.100.7") } else if hop.contains("fe80") { ip("fe80::7") } else { ip("2001:db8::7") };
+        for hop in [
+            " 198.51.100.7 ",
+            "198.51.100.7:80",
+            "\"198.51.100.7\"",
+            "\"[2001:db8::7]:443\"",
+            "2001:db8::7",
+            "fe80::7%eth0",
+            "[fe80::7%25eth0]:80",
+        ] {
+            let expected = if hop.contains("198.") {
+                ip("198.51.100.7")
+            } else if hop.contains("fe80") {
+                ip("fe80::7")
+            } else {
+                ip("2001:db8::7")
+            };
             assert_eq!(client_ip(ip("10.0.0.2"), [format!("6.6.6.6,{hop}").as_str()], &trusted), expected, "{hop}");
         }
     }

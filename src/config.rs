@@ -276,11 +276,7 @@ impl Config {
             hasher_nice: env.parse("HASHER_NICE", 5)?,
             user_cache_ttl: Duration::from_secs(env.parse("USER_CACHE_TTL", 5)?),
             user_cache_size: env.parse("USER_CACHE_SIZE", 10_000)?,
-            argon2: Argon2Config {
-                m_kib: env.parse("ARGON2_M_KIB", 19_456)?,
-                t: env.parse("ARGON2_T", 2)?,
-                p: env.parse("ARGON2_P", 1)?,
-            },
+            argon2: Argon2Config { m_kib: env.parse("ARGON2_M_KIB", 19_456)?, t: env.parse("ARGON2_T", 2)?, p: env.parse("ARGON2_P", 1)? },
             max_body_bytes: env.parse("MAX_BODY_BYTES", 16 * 1024)?,
             shutdown_grace: Duration::from_secs(env.parse("SHUTDOWN_GRACE", 10)?),
             password_denylist: env.parse("PASSWORD_DENYLIST", true)?,
@@ -469,7 +465,17 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_variable() {
-        for (name, value) in [("PORT", "http"), ("ACCESS_TOKEN_TTL", "-1"), ("COOKIE_SAMESITE", "sometimes"), ("HASHER_THREADS", "0"), ("HASHER_NICE", "-5"), ("HASHER_NICE", "20"), ("ARGON2_M_KIB", "1"), ("DEVICE_COOKIE_TTL", "0"), ("DEVICE_COOKIE_TTL", "34560001")] {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("ACCESS_TOKEN_TTL", "-1"),
+            ("COOKIE_SAMESITE", "sometimes"),
+            ("HASHER_THREADS", "0"),
+            ("HASHER_NICE", "-5"),
+            ("HASHER_NICE", "20"),
+            ("ARGON2_M_KIB", "1"),
+            ("DEVICE_COOKIE_TTL", "0"),
+            ("DEVICE_COOKIE_TTL", "34560001"),
+        ] {
             let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}: {err}");
         }
@@ -481,7 +487,9 @@ mod tests {
         assert_eq!((c.body_read_timeout, c.max_connections_per_ip, c.max_connections), (Duration::from_secs(10), 64, None));
         let c = config(&[SECRET, ("MAX_CONNECTIONS_PER_IP", "0"), ("MAX_CONNECTIONS", "5000")]).unwrap();
         assert_eq!((c.max_connections_per_ip, c.max_connections), (0, Some(5000)));
-        for (name, value) in [("BODY_READ_TIMEOUT", "0"), ("BODY_READ_TIMEOUT", "soon"), ("MAX_CONNECTIONS", "0"), ("MAX_CONNECTIONS_PER_IP", "-1")] {
+        for (name, value) in
+            [("BODY_READ_TIMEOUT", "0"), ("BODY_READ_TIMEOUT", "soon"), ("MAX_CONNECTIONS", "0"), ("MAX_CONNECTIONS_PER_IP", "-1")]
+        {
             let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");
         }

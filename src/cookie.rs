@@ -94,14 +94,10 @@ impl RefreshCookie {
     /// on every cookie when one of them is not UTF-8, and names are compared both as sent and
     /// percent-decoded, since actix decodes them (`%6Awt` is another cookie to the browser).
     pub fn read(&self, req: &HttpRequest) -> Result<RefreshToken, ApiError> {
-        let mut found = req
-            .headers()
-            .get_all(header::COOKIE)
-            .flat_map(|value| value.as_bytes().split(|b| *b == b';'))
-            .filter_map(|pair| {
-                let (name, value) = pair.split_at(pair.iter().position(|b| *b == b'=')?);
-                self.is_ours(name.trim_ascii()).then(|| value[1..].trim_ascii())
-            });
+        let mut found = req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).filter_map(|pair| {
+            let (name, value) = pair.split_at(pair.iter().position(|b| *b == b'=')?);
+            self.is_ours(name.trim_ascii()).then(|| value[1..].trim_ascii())
+        });
         let value = found.next().ok_or(ApiError::MissingRefreshToken)?;
         if found.next().is_some() {
             return Err(ApiError::AmbiguousRefreshToken);

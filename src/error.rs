@@ -201,7 +201,9 @@ impl ResponseError for ApiError {
             // 400, not 401: the request is malformed (RFC 6750 §3.1 `invalid_request`
             // for a repeated credential), and a client that treats 401 as "log in again" would
             // not help, since the extra cookie outlives any login.
-            ApiError::InvalidJson(_) | ApiError::AmbiguousRefreshToken | ApiError::CorsPreflightRejected | ApiError::BadRequest => StatusCode::BAD_REQUEST,
+            ApiError::InvalidJson(_) | ApiError::AmbiguousRefreshToken | ApiError::CorsPreflightRejected | ApiError::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -238,7 +240,9 @@ impl ResponseError for ApiError {
             // RFC 9110 §15.5.16: a 415 caused by a content coding says which codings would do.
             builder.insert_header((header::ACCEPT_ENCODING, "identity"));
         }
-        if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken) {
+        if status == StatusCode::UNAUTHORIZED
+            && matches!(self, ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken)
+        {
             // RFC 6750 §3: tell bearer clients which scheme failed and why.
             let error = if matches!(self, ApiError::MissingAccessToken) { "" } else { ", error=\"invalid_token\"" };
             builder.insert_header((header::WWW_AUTHENTICATE, format!("Bearer realm=\"gatehouse\"{error}")));
@@ -312,10 +316,7 @@ mod tests {
     #[test]
     fn expired_access_token_keeps_the_original_message() {
         let body = body_of(&ApiError::ExpiredAccessToken);
-        assert_eq!(
-            body["content"]["message"],
-            "your access token has expired, please refresh at /auth/refreshAccessToken"
-        );
+        assert_eq!(body["content"]["message"], "your access token has expired, please refresh at /auth/refreshAccessToken");
     }
 
     #[test]

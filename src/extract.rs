@@ -35,7 +35,11 @@ pub fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
     let value = value.as_bytes();
     let space = value.iter().position(|&b| b == b' ').ok_or(ApiError::InvalidAccessToken)?;
     let (scheme, token) = (&value[..space], &value[space + 1..]);
-    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() || token.len() > MAX_TOKEN_LEN || !token.iter().all(|&b| TOKEN68[b as usize]) {
+    if !scheme.eq_ignore_ascii_case(b"bearer")
+        || token.is_empty()
+        || token.len() > MAX_TOKEN_LEN
+        || !token.iter().all(|&b| TOKEN68[b as usize])
+    {
         return Err(ApiError::InvalidAccessToken);
     }
     // The token68 alphabet is ASCII, so the token is valid UTF-8.

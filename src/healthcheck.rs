@@ -33,7 +33,10 @@ pub fn probe(addr: SocketAddr, path: &str) -> std::io::Result<bool> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    // One write of the whole request: `write!` on an unbuffered stream sends each piece of the
+    // format separately, and a server that answers after the first piece and closes would make
+    // the rest fail with a broken pipe.
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())?;
     let mut status_line = [0u8; 12];
     stream.read_exact(&mut status_line)?;
     Ok(status_line.starts_with(b"HTTP/1.") && &status_line[9..12] == b"200")
@@ -49,8 +52,15 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
+            // The whole request head, as a server reads it, before answering.
+            let mut head = Vec::new();
             let mut buf = [0u8; 512];
-            let _ = conn.read(&mut buf);
+            while !head.ends_with(b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             conn.write_all(reply.as_bytes()).unwrap();
         });
         addr

@@ -70,8 +70,7 @@ pub fn request_completed(method: &Method, route: &str, status: u16, elapsed: Dur
         400..=499 => "4xx",
         _ => "5xx",
     };
-    metrics::counter!(HTTP_REQUESTS, "method" => method_label(method), "route" => route.to_string(), "status" => class)
-        .increment(1);
+    metrics::counter!(HTTP_REQUESTS, "method" => method_label(method), "route" => route.to_string(), "status" => class).increment(1);
     metrics::histogram!(HTTP_DURATION, "route" => route.to_string()).record(elapsed.as_secs_f64());
 }
 

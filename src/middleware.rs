@@ -36,14 +36,12 @@ fn sane(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let id = req
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| sane(v))
-        .map_or_else(new_request_id, str::to_string);
+    let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).filter(|v| sane(v)).map_or_else(new_request_id, str::to_string);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     crate::metrics::request_started();
@@ -127,7 +125,10 @@ fn identity_only(value: &HeaderValue) -> bool {
 /// JSON; so a request carrying `Content-Encoding` (anything but `identity`) is refused with 415
 /// here, before routing and before anything reads its body. (actix-web is built without its
 /// `compress-*` features, so no extractor can inflate a body either: see Cargo.toml.)
-pub async fn refuse_encoded_bodies(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+pub async fn refuse_encoded_bodies(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     if req.headers().get_all(CONTENT_ENCODING).all(identity_only) {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
@@ -175,13 +176,19 @@ mod tests {
                     "/vary",
                     web::get().to(|| async {
                         let mut res = HttpResponse::from_error(actix_web::error::ErrorNotFound("plain"));
-                        res.headers_mut().insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("origin"));
+                        res.headers_mut()
+                            .insert(actix_web::http::header::VARY, actix_web::http::header::HeaderValue::from_static("origin"));
                         res
                     }),
                 ),
         )
         .await;
-        for (path, status, code) in [("/cors", 400, "CORS_PREFLIGHT_REJECTED"), ("/other", 400, "BAD_REQUEST"), ("/server", 500, "INTERNAL_ERROR"), ("/vary", 404, "NOT_FOUND")] {
+        for (path, status, code) in [
+            ("/cors", 400, "CORS_PREFLIGHT_REJECTED"),
+            ("/other", 400, "BAD_REQUEST"),
+            ("/server", 500, "INTERNAL_ERROR"),
+            ("/vary", 404, "NOT_FOUND"),
+        ] {
             let resp = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
             assert_eq!(resp.status().as_u16(), status, "{path}");
             assert!(resp.headers().contains_key(super::REQUEST_ID), "{path}");

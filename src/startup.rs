@@ -21,11 +21,11 @@ use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
 use crate::metrics::exporter::MetricsServer;
-use crate::throttle::Throttle;
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
+use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshKey};
 
 /// How often the live refresh tokens are counted and the pools sampled.
@@ -43,7 +43,8 @@ impl Application {
         // First, so that everything made below records into the exporter's recorder.
         let metrics = config.metrics_addr.map(crate::metrics::exporter::serve).transpose()?;
         let secret = crate::secret::load_or_generate(config.jwt_secret.as_deref(), &config.data_dir)?;
-        let access = Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
+        let access =
+            Arc::new(AccessTokens::new(&secret, &config.jwt_issuer, &config.jwt_audience, config.access_token_ttl, config.jwt_leeway));
         let refresh_key = RefreshKey::derive(&secret);
 
         let user_store = UserStore::connect_lazy(&config.database, config.database_max_connections, config.dependency_timeout)?;
@@ -60,7 +61,9 @@ impl Application {
                 })
                 .context("REDIS_URL is not a valid Redis URL")?,
             )),
-            TokenStoreKind::Memory => TokenBackend::Memory(Arc::new(MemoryTokens::new(config.refresh_token_ttl, config.refresh_reuse_grace))),
+            TokenStoreKind::Memory => {
+                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.refresh_token_ttl, config.refresh_reuse_grace)))
+            }
         };
         log::info!("users in {}, refresh tokens in {}", user_store.engine(), token_backend.engine());
         if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.database, Database::Sqlite(_)) {

@@ -4,7 +4,5 @@
 const DEFAULT_FILTER: &str = "info,sqlx=warn,actix_server=warn,actix_web=warn";
 
 pub fn init() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_FILTER))
-        .format_timestamp_millis()
-        .init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_FILTER)).format_timestamp_millis().init();
 }

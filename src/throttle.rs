@@ -189,16 +189,16 @@ mod tests {
             let code = match style % 8 {
                 0 => return c,
                 1 => return c.to_ascii_uppercase(),
-                2 if letter => 0xFF41 + l, // fullwidth small
-                2 => 0xFF10 + d,           // fullwidth digit
+                2 if letter => 0xFF41 + l,  // fullwidth small
+                2 => 0xFF10 + d,            // fullwidth digit
                 3 if letter => 0x1D400 + l, // mathematical bold capital
                 3 => 0x1D7CE + d,           // mathematical bold digit
                 4 if letter => 0x1D5BA + l, // mathematical sans-serif small
                 4 => 0x1D7E2 + d,           // mathematical sans-serif digit
-                5 if letter => 0x24D0 + l, // circled small
-                5 if d == 0 => 0x24EA,     // circled digit zero
-                5 => 0x2460 + d - 1,       // circled digits one to nine
-                6 if letter => 0xFF21 + l, // fullwidth capital
+                5 if letter => 0x24D0 + l,  // circled small
+                5 if d == 0 => 0x24EA,      // circled digit zero
+                5 => 0x2460 + d - 1,        // circled digits one to nine
+                6 if letter => 0xFF21 + l,  // fullwidth capital
                 7 if letter => 0x1D5A0 + l, // mathematical sans-serif capital
                 _ => return c,
             };

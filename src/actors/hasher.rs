@@ -306,7 +306,10 @@ mod tests {
         assert!(!actor.verify(&pw("cafe\u{301} au laid"), &legacy).matches);
 
         let rehashed = actor.hash(&pw(decomposed)).unwrap();
-        assert!(actor.area.verify("caf\u{e9} au lait".as_bytes(), &PasswordHash::new(&rehashed).unwrap()), "the re-hash is of the normalised form");
+        assert!(
+            actor.area.verify("caf\u{e9} au lait".as_bytes(), &PasswordHash::new(&rehashed).unwrap()),
+            "the re-hash is of the normalised form"
+        );
         for typed in [decomposed, "caf\u{e9} au lait"] {
             assert_eq!(actor.verify(&pw(typed), &rehashed), Verified { matches: true, needs_rehash: false }, "{typed:?}");
         }

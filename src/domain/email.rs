@@ -19,7 +19,8 @@ impl Email {
         let Some((local, domain)) = s.split_once('@') else {
             return Err(ValidationError::EmailInvalid);
         };
-        let plain = |part: &str| !part.is_empty() && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
+        let plain =
+            |part: &str| !part.is_empty() && part.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
         let domain_ok = plain(domain)
             && domain.contains('.')
             && domain.split('.').all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));

@@ -16,8 +16,10 @@ pub enum Identifier {
 impl Identifier {
     pub fn parse(username: Option<&str>, email: Option<&str>) -> Result<Identifier, ValidationError> {
         Ok(match (username, email) {
-            (Some(name), _) => Username::parse(name).map_or_else(|_| Identifier::Unregistrable(format!("username:{}", name.trim().to_lowercase())), Identifier::Username),
-            (None, Some(email)) => Email::parse(email).map_or_else(|_| Identifier::Unregistrable(format!("email:{}", email.trim().to_lowercase())), Identifier::Email),
+            (Some(name), _) => Username::parse(name)
+                .map_or_else(|_| Identifier::Unregistrable(format!("username:{}", name.trim().to_lowercase())), Identifier::Username),
+            (None, Some(email)) => Email::parse(email)
+                .map_or_else(|_| Identifier::Unregistrable(format!("email:{}", email.trim().to_lowercase())), Identifier::Email),
             (None, None) => return Err(ValidationError::MissingIdentifier),
         })
     }
@@ -63,6 +65,9 @@ mod tests {
         let as_email = Identifier::parse(None, Some("a@b")).unwrap();
         assert!(matches!(as_name, Identifier::Unregistrable(_)));
         assert_ne!(as_name.canonical(), as_email.canonical());
-        assert_ne!(Identifier::parse(Some("alice"), None).unwrap().canonical(), Identifier::Unregistrable("username:alice".into()).canonical());
+        assert_ne!(
+            Identifier::parse(Some("alice"), None).unwrap().canonical(),
+            Identifier::Unregistrable("username:alice".into()).canonical()
+        );
     }
 }

@@ -15,7 +15,9 @@ pub use username::Username;
 pub enum ValidationError {
     #[error("username must be 3 to 32 characters long")]
     UsernameLength,
-    #[error("username may contain only letters a-z, digits, single spaces, '.', '_' and '-', and must start and end with a letter or digit")]
+    #[error(
+        "username may contain only letters a-z, digits, single spaces, '.', '_' and '-', and must start and end with a letter or digit"
+    )]
     UsernameCharacters,
     #[error("email must look like name@example.com")]
     EmailInvalid,

@@ -117,9 +117,7 @@ impl PasswordPolicy {
 
 fn common_passwords() -> &'static HashSet<&'static str> {
     static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    LIST.get_or_init(|| {
-        include_str!("common_passwords.txt").lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect()
-    })
+    LIST.get_or_init(|| include_str!("common_passwords.txt").lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect())
 }
 
 #[cfg(test)]
@@ -170,7 +168,11 @@ mod tests {
         assert_eq!(composed.expose(), "café au lait");
         assert_eq!(decomposed.expose(), composed.expose());
         assert_eq!(Password::parse_new("ｆｉｓｈ\u{a0}ｃａｋｅ".into()).unwrap().expose(), "fish cake");
-        assert_eq!(Password::parse_new("Fish\u{2163}Cake".into()).unwrap().expose(), "FishIVCake", "compatibility forms are folded, case is kept");
+        assert_eq!(
+            Password::parse_new("Fish\u{2163}Cake".into()).unwrap().expose(),
+            "FishIVCake",
+            "compatibility forms are folded, case is kept"
+        );
         assert_eq!(Password::parse_new(" spaces  kept ".into()).unwrap().expose(), " spaces  kept ");
     }
 
@@ -197,13 +199,28 @@ mod tests {
         let long = Password::parse_attempt("e\u{301}".repeat(100)).unwrap();
         assert_eq!(long.expose(), "\u{e9}".repeat(100));
         assert_eq!(long.legacy_form(), None);
-        assert_eq!(Password::parse_new("cafe\u{301} au lait".into()).unwrap().legacy_form(), None, "a new password is only ever normalised");
+        assert_eq!(
+            Password::parse_new("cafe\u{301} au lait".into()).unwrap().legacy_form(),
+            None,
+            "a new password is only ever normalised"
+        );
     }
 
     #[test]
     fn trivial_variants_of_common_passwords_are_refused() {
         let policy = PasswordPolicy { deny_common: true };
-        for variant in ["password ", " password", "\tpassword\n", "pass word", "ｐａｓｓｗｏｒｄ", "ｐａｓｓｗｏｒｄ１", "PassWord", "ＰＡＳＳＷＯＲＤ", "password\u{3000}", "i love you"] {
+        for variant in [
+            "password ",
+            " password",
+            "\tpassword\n",
+            "pass word",
+            "ｐａｓｓｗｏｒｄ",
+            "ｐａｓｓｗｏｒｄ１",
+            "PassWord",
+            "ＰＡＳＳＷＯＲＤ",
+            "password\u{3000}",
+            "i love you",
+        ] {
             assert_eq!(policy.parse_new(variant.into()).unwrap_err(), ValidationError::PasswordTooCommon, "{variant:?}");
         }
         assert!(policy.parse_new("password is not my password".into()).is_ok());

@@ -24,8 +24,8 @@ impl Username {
             return Err(ValidationError::UsernameLength);
         }
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-');
-        let edges_ok = normalized.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && normalized.ends_with(|c: char| c.is_ascii_alphanumeric());
+        let edges_ok =
+            normalized.starts_with(|c: char| c.is_ascii_alphanumeric()) && normalized.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !normalized.chars().all(allowed) || !edges_ok || normalized.contains("  ") {
             return Err(ValidationError::UsernameCharacters);
         }

@@ -40,17 +40,12 @@ fn sample() -> Option<Sample> {
     // SAFETY: sysconf reads a system constant and has no preconditions.
     let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
     let (ticks, page) = (ticks.max(1) as f64, page.max(1) as f64);
-    let boot_time = std::fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse::<f64>()
-        .ok()?;
+    let boot_time =
+        std::fs::read_to_string("/proc/stat").ok()?.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse::<f64>().ok()?;
     let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as f64;
-    let max_fds = std::fs::read_to_string("/proc/self/limits").ok().and_then(|limits| {
-        limits.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse::<f64>().ok()
-    });
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| limits.lines().find(|l| l.starts_with("Max open files"))?.split_whitespace().nth(3)?.parse::<f64>().ok());
     Some(Sample {
         resident_bytes: field(24)? * page,
         cpu_seconds: (field(14)? + field(15)?) / ticks,

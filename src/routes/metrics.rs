@@ -9,7 +9,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub async fn metrics(handle: web::Data<PrometheusHandle>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::exporter::render(&handle))
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(crate::metrics::exporter::render(&handle))
 }

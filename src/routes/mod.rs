@@ -53,9 +53,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default().limit(limit).error_handler(move |err, _: &HttpRequest| {
         match err {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                ApiError::PayloadTooLarge { limit }
-            }
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => ApiError::PayloadTooLarge { limit },
             JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
             JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(describe_json_error(&e)),
             JsonPayloadError::Payload(e) if crate::body_deadline::is_timeout(&e) => ApiError::RequestTimeout,
@@ -91,7 +89,10 @@ mod tests {
     /// extractor as the compressed bytes it is: no decoder is built in to inflate it.
     #[actix_web::test]
     async fn a_gzip_body_is_never_decoded_by_the_json_extractor() {
-        let app = test::init_service(App::new().app_data(super::json_config(1024)).route("/", web::post().to(|_: web::Json<Probe>| async { "decoded" }))).await;
+        let app = test::init_service(
+            App::new().app_data(super::json_config(1024)).route("/", web::post().to(|_: web::Json<Probe>| async { "decoded" })),
+        )
+        .await;
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(br#"{"name": "valid JSON once inflated"}"#).unwrap();
         let gzip = encoder.finish().unwrap();

@@ -28,7 +28,8 @@ use crate::error::{ApiError, Dependency};
 /// `.`, `_`, `-` and single inner spaces, a letter or digit at each end.
 pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9]([A-Za-z0-9._-]| [A-Za-z0-9._-])*[A-Za-z0-9]$";
 /// A subset of what `Email::parse` accepts, plain enough for every client to check.
-pub const EMAIL_PATTERN: &str = "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)+$";
+pub const EMAIL_PATTERN: &str =
+    "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)+$";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,7 +49,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
     }
 }
 
@@ -127,9 +131,17 @@ fn openapi_document() {}
 /// 413, 415) apply to the operations that read one; `TOO_MANY_CONNECTIONS` (429) and
 /// `UNSUPPORTED_CONTENT_ENCODING` (415) to every operation.
 fn errors(method: &str, path: &str) -> Vec<ApiError> {
-    let body = [ApiError::InvalidJson(String::new()), ApiError::RequestTimeout, ApiError::PayloadTooLarge { limit: 16_384 }, ApiError::UnsupportedMediaType];
-    let throttled = [ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
-    let unavailable = |dependencies: &[Dependency]| dependencies.iter().map(|d| ApiError::Unavailable(*d)).chain([ApiError::Internal]).collect::<Vec<_>>();
+    let body = [
+        ApiError::InvalidJson(String::new()),
+        ApiError::RequestTimeout,
+        ApiError::PayloadTooLarge { limit: 16_384 },
+        ApiError::UnsupportedMediaType,
+    ];
+    let throttled =
+        [ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
+    let unavailable = |dependencies: &[Dependency]| {
+        dependencies.iter().map(|d| ApiError::Unavailable(*d)).chain([ApiError::Internal]).collect::<Vec<_>>()
+    };
     let invalid = |codes: &[ValidationError]| codes.iter().map(|v| ApiError::Validation(*v)).collect::<Vec<_>>();
     let all_stores = [Dependency::Database, Dependency::TokenStore, Dependency::Hasher];
     let lists: Vec<Vec<ApiError>> = match (method, path) {
@@ -156,7 +168,12 @@ fn errors(method: &str, path: &str) -> Vec<ApiError> {
             unavailable(&all_stores),
         ],
         ("post", "/auth/refresh") | ("get", "/auth/refreshAccessToken") => vec![
-            vec![ApiError::AmbiguousRefreshToken, ApiError::MissingRefreshToken, ApiError::InvalidRefreshToken, ApiError::RefreshTokenReused],
+            vec![
+                ApiError::AmbiguousRefreshToken,
+                ApiError::MissingRefreshToken,
+                ApiError::InvalidRefreshToken,
+                ApiError::RefreshTokenReused,
+            ],
             unavailable(&[Dependency::TokenStore]),
         ],
         ("post", "/auth/logout") => vec![vec![ApiError::AmbiguousRefreshToken], unavailable(&[Dependency::TokenStore])],
@@ -210,7 +227,9 @@ fn error_response(status: u16, errors: &[&ApiError]) -> Value {
             "examples": examples
         }}
     });
-    if errors.iter().any(|e| matches!(e, ApiError::RateLimited { .. } | ApiError::TooManyConnections | ApiError::Overloaded { .. } | ApiError::Unavailable(_))) {
+    if errors.iter().any(|e| {
+        matches!(e, ApiError::RateLimited { .. } | ApiError::TooManyConnections | ApiError::Overloaded { .. } | ApiError::Unavailable(_))
+    }) {
         response["headers"] = json!({"retry-after": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}});
     }
     response
@@ -223,7 +242,11 @@ pub fn document() -> Value {
     let paths: Vec<(String, String)> = doc["paths"]
         .as_object()
         .into_iter()
-        .flat_map(|paths| paths.iter().flat_map(|(path, ops)| ops.as_object().into_iter().flat_map(move |o| o.keys().map(move |m| (path.clone(), m.clone())))))
+        .flat_map(|paths| {
+            paths
+                .iter()
+                .flat_map(|(path, ops)| ops.as_object().into_iter().flat_map(move |o| o.keys().map(move |m| (path.clone(), m.clone()))))
+        })
         .collect();
     for (path, method) in paths {
         let errors = errors(&method, &path);
@@ -298,7 +321,10 @@ mod tests {
     fn each_error_response_lists_codes_rendered_by_api_error() {
         let doc = document();
         let login = &doc["paths"]["/auth/login"]["post"]["responses"];
-        assert_eq!(login["401"]["content"]["application/json"]["schema"]["properties"]["content"]["properties"]["error_code"]["enum"], json!(["INVALID_CREDENTIALS"]));
+        assert_eq!(
+            login["401"]["content"]["application/json"]["schema"]["properties"]["content"]["properties"]["error_code"]["enum"],
+            json!(["INVALID_CREDENTIALS"])
+        );
         let example = &login["401"]["content"]["application/json"]["examples"]["INVALID_CREDENTIALS"]["value"];
         let rendered = ApiError::InvalidCredentials.error_response();
         assert_eq!(example["status"], rendered.status().as_u16());

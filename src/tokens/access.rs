@@ -230,7 +230,8 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_another_secret_is_invalid() {
-        let other = AccessTokens::new(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
+        let other =
+            AccessTokens::new(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
         assert_eq!(tokens().verify(&other.sign(Uuid::new_v4()).unwrap()), Err(AccessTokenError::Invalid));
     }
 
@@ -278,7 +279,9 @@ mod tests {
     #[test]
     fn any_crit_header_is_refused_and_never_remembered() {
         let t = tokens();
-        for crit in [serde_json::json!(["exp"]), serde_json::json!(["b64"]), serde_json::json!([]), serde_json::json!(null), serde_json::json!("x")] {
+        for crit in
+            [serde_json::json!(["exp"]), serde_json::json!(["b64"]), serde_json::json!([]), serde_json::json!(null), serde_json::json!("x")]
+        {
             let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "crit": crit, "exp": 1, "b64": true});
             let token = signed_with_header(&header, &claims(60));
             assert_eq!(t.verify(&token), Err(AccessTokenError::Invalid), "crit {crit}");

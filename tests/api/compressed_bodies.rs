@@ -41,7 +41,8 @@ async fn compressed_bodies_to_login_and_register_are_refused_with_415() {
     let app = spawn_app().await;
     let user = app.register_user().await;
     let newcomer = json!({"username": "compressed-newcomer", "password": PASSWORD});
-    for (path, request) in [("/auth/register", newcomer.clone()), ("/auth/login", json!({"username": user.username, "password": PASSWORD}))] {
+    for (path, request) in [("/auth/register", newcomer.clone()), ("/auth/login", json!({"username": user.username, "password": PASSWORD}))]
+    {
         for (encoding, bytes) in encodings(&request) {
             let resp = app
                 .client
@@ -52,7 +53,11 @@ async fn compressed_bodies_to_login_and_register_are_refused_with_415() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(resp.headers().get("accept-encoding").map(|v| v.to_str().unwrap().to_string()), Some("identity".into()), "{path} {encoding}");
+            assert_eq!(
+                resp.headers().get("accept-encoding").map(|v| v.to_str().unwrap().to_string()),
+                Some("identity".into()),
+                "{path} {encoding}"
+            );
             assert!(resp.headers().contains_key("x-request-id"), "{path} {encoding}");
             assert!(resp.headers().get_all("set-cookie").iter().next().is_none(), "{path} {encoding}: no session");
             assert_error(resp, 415, "UNSUPPORTED_CONTENT_ENCODING").await;

@@ -70,7 +70,12 @@ async fn every_metric_the_dashboard_and_the_rules_query_is_exported() {
     for expr in queries.iter().chain(&rule_exprs) {
         wanted.extend(metric_names(expr));
     }
-    for name in ["gatehouse_refreshes_total", "gatehouse_hasher_busy_threads", "gatehouse_refresh_tokens_live", "gatehouse_http_request_duration_seconds_bucket"] {
+    for name in [
+        "gatehouse_refreshes_total",
+        "gatehouse_hasher_busy_threads",
+        "gatehouse_refresh_tokens_live",
+        "gatehouse_http_request_duration_seconds_bucket",
+    ] {
         assert!(wanted.contains(name), "{name} is queried");
     }
     let missing: Vec<_> = wanted.difference(&exported).collect();

@@ -80,11 +80,11 @@ async fn a_forged_or_tampered_device_cookie_does_not_bypass_the_lock() {
     let other_key = DeviceCookie::from_config(&Config::from_map(&other_secret).unwrap(), b"a secret that is not this server's one");
     let user_id = user.user_id.parse().unwrap();
     let forgeries = [
-        flip(5),                                   // inside the payload (the user id)
-        flip(device.len() - 3),                    // inside the MAC
-        format!("{device}x"),                      // a longer MAC
+        flip(5),                                        // inside the payload (the user id)
+        flip(device.len() - 3),                         // inside the MAC
+        format!("{device}x"),                           // a longer MAC
         device.rsplit_once('.').unwrap().0.to_string(), // no MAC at all
-        other_key.issue(user_id).value().to_string(), // signed under another key
+        other_key.issue(user_id).value().to_string(),   // signed under another key
         "d1.junk.junk".to_string(),
     ];
     for forged in forgeries {

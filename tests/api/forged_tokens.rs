@@ -110,7 +110,10 @@ async fn correctly_signed_tokens_with_crit_or_an_absurd_lifetime_are_invalid_eve
     };
     let cases: Vec<(&str, String)> = vec![
         ("crit naming an extension", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": ["b64"], "b64": false}), &claims(sub))),
-        ("crit naming a registered member", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": ["exp"], "exp": now + 300}), &claims(sub))),
+        (
+            "crit naming a registered member",
+            hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": ["exp"], "exp": now + 300}), &claims(sub)),
+        ),
         ("an empty crit", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": []}), &claims(sub))),
         ("a null crit", hs256_signed(&json!({"alg": "HS256", "typ": "at+jwt", "crit": null}), &claims(sub))),
         ("exp a year after iat", hs256_signed(&at, &times(now, now + 365 * 86_400))),

@@ -43,7 +43,13 @@ async fn sql_and_redis_metacharacters_are_inert_in_every_field() {
             let status = app.login(&request).await.status().as_u16();
             assert_eq!(status, 401, "{payload:?}");
         }
-        let cookie_resp = app.client.post(app.url("/auth/refresh")).header("Cookie", format!("jwt={}", payload.replace(['\r', '\n', ';'], ""))).send().await.unwrap();
+        let cookie_resp = app
+            .client
+            .post(app.url("/auth/refresh"))
+            .header("Cookie", format!("jwt={}", payload.replace(['\r', '\n', ';'], "")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(cookie_resp.status(), 401);
     }
     // The database and the store still work: a normal user round-trips.

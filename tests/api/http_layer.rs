@@ -65,7 +65,9 @@ fn parse(bytes: &[u8]) -> Option<Raw> {
     let status = head.split(' ').nth(1)?.parse().ok()?;
     let length: usize = head
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.split_once(':').filter(|(name, _)| name.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap())
+        })
         .unwrap_or(0);
     let body = bytes.get(end + 4..end + 4 + length)?.to_vec();
     Some(Raw { status, head, body })
@@ -81,7 +83,10 @@ const BAD_REQUESTS: &[(&str, &str)] = &[
     ("two Host headers", "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"),
     ("a Content-Length that is not a number", "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
     ("two Content-Length headers", "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"),
-    ("both Content-Length and Transfer-Encoding", "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}"),
+    (
+        "both Content-Length and Transfer-Encoding",
+        "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+    ),
     ("a Transfer-Encoding other than chunked", "POST /auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
     ("an HTTP/1.0 POST without Content-Length", "POST /auth/login HTTP/1.0\r\n\r\n"),
 ];
@@ -130,10 +135,12 @@ async fn a_request_head_that_never_ends_gets_408_with_an_empty_body() {
 #[actix_web::test]
 async fn a_broken_chunked_body_is_answered_in_the_envelope() {
     let app = spawn_app().await;
-    let request = "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+    let request =
+        "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
     let raw = send_raw(&app, request.as_bytes()).await;
     assert_eq!(raw.status, 400, "{}", raw.head);
-    let body: serde_json::Value = serde_json::from_slice(&raw.body).unwrap_or_else(|_| panic!("not the envelope: {:?}", String::from_utf8_lossy(&raw.body)));
+    let body: serde_json::Value =
+        serde_json::from_slice(&raw.body).unwrap_or_else(|_| panic!("not the envelope: {:?}", String::from_utf8_lossy(&raw.body)));
     assert_eq!(body["status"], 400, "{body}");
     assert_eq!(body["content"]["error_code"], "INVALID_JSON", "{body}");
 }

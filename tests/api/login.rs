@@ -27,9 +27,12 @@ async fn login_by_email_or_username_returns_a_session() {
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     let app = spawn_app().await;
     let user = app.register_user().await;
-    let wrong = assert_error(app.login(&json!({"email": user.email, "password": "not the password"})).await, 401, "INVALID_CREDENTIALS").await;
-    let unknown = assert_error(app.login(&json!({"email": "nobody@example.com", "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
-    let impossible = assert_error(app.login(&json!({"username": "<no such name>", "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
+    let wrong =
+        assert_error(app.login(&json!({"email": user.email, "password": "not the password"})).await, 401, "INVALID_CREDENTIALS").await;
+    let unknown =
+        assert_error(app.login(&json!({"email": "nobody@example.com", "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
+    let impossible =
+        assert_error(app.login(&json!({"username": "<no such name>", "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
     assert_eq!(wrong, unknown);
     assert_eq!(wrong, impossible);
 }

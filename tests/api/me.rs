@@ -45,7 +45,15 @@ async fn a_missing_token_is_told_apart_from_a_bad_one() {
 
 fn claims(sub: Uuid, exp_offset: i64) -> AccessClaims {
     let now = chrono::Utc::now().timestamp();
-    AccessClaims { sub, iat: now - 600, nbf: now - 600, exp: now + exp_offset, iss: "gatehouse".into(), aud: "gatehouse".into(), jti: Uuid::new_v4() }
+    AccessClaims {
+        sub,
+        iat: now - 600,
+        nbf: now - 600,
+        exp: now + exp_offset,
+        iss: "gatehouse".into(),
+        aud: "gatehouse".into(),
+        jti: Uuid::new_v4(),
+    }
 }
 
 #[actix_web::test]
@@ -61,7 +69,13 @@ async fn an_expired_token_asks_the_client_to_refresh() {
 async fn a_token_signed_with_another_secret_is_invalid() {
     let app = spawn_app().await;
     let user = app.register_user().await;
-    let forger = AccessTokens::new(b"someone-elses-secret-someone-elses", "gatehouse", "gatehouse", app.config.access_token_ttl, app.config.jwt_leeway);
+    let forger = AccessTokens::new(
+        b"someone-elses-secret-someone-elses",
+        "gatehouse",
+        "gatehouse",
+        app.config.access_token_ttl,
+        app.config.jwt_leeway,
+    );
     let forged = forger.sign_claims(&claims(user.user_id.parse().unwrap(), 60)).unwrap();
     assert_error(app.me(&forged).await, 401, "INVALID_ACCESS_TOKEN").await;
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use actix::Actor;
 use gatehouse::actors::token_store::{RedisSettings, RedisTokens, TokenBackend};
+use gatehouse::actors::user_repo::UserStore;
 use gatehouse::actors::workers::live_tokens::tick;
 use gatehouse::actors::workers::{PoolProbe, Probes};
-use gatehouse::actors::user_repo::UserStore;
 use gatehouse::actors::{UserRepo, Users};
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -143,7 +143,8 @@ async fn a_worker_tick_reports_a_store_that_is_down() {
 
 #[actix_web::test]
 async fn a_refresh_the_token_store_cannot_serve_counts_as_an_error() {
-    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DEPENDENCY_TIMEOUT_MS", "300")]).await;
+    let app =
+        spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DEPENDENCY_TIMEOUT_MS", "300")]).await;
     let token = crate::helpers::refresh_key().generate().encode();
     assert_eq!(app.refresh(&token).await.status(), 503);
     let text = app.client.get(format!("{}/metrics", app.metrics_address.clone().unwrap())).send().await.unwrap().text().await.unwrap();
@@ -199,7 +200,9 @@ async fn made_up_methods_and_paths_add_no_series() {
         let resp = app.client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&path)).send().await.unwrap();
         assert!(matches!(resp.status().as_u16(), 404 | 405), "{method} {path}: {}", resp.status());
     }
-    for (method, path) in [("GET", "/no-such-path/a"), ("POST", "/no-such-path/b"), ("DELETE", "/auth/login"), ("GET", "/%2E%2E/etc/passwd")] {
+    for (method, path) in
+        [("GET", "/no-such-path/a"), ("POST", "/no-such-path/b"), ("DELETE", "/auth/login"), ("GET", "/%2E%2E/etc/passwd")]
+    {
         app.client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(path)).send().await.unwrap();
     }
 

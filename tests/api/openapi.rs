@@ -13,7 +13,19 @@ async fn every_documented_operation_is_routed() {
     let paths = doc["paths"].as_object().unwrap();
     let documented: Vec<(String, String)> =
         paths.iter().flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone()))).collect();
-    for route in ["/", "/auth/register", "/auth/login", "/auth/refresh", "/auth/refreshAccessToken", "/auth/logout", "/auth/me", "/me", "/health/live", "/health/ready", "/openapi.json"] {
+    for route in [
+        "/",
+        "/auth/register",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/refreshAccessToken",
+        "/auth/logout",
+        "/auth/me",
+        "/me",
+        "/health/live",
+        "/health/ready",
+        "/openapi.json",
+    ] {
         assert!(paths.contains_key(route), "{route} is not documented");
     }
     for (method, path) in documented {
@@ -29,7 +41,9 @@ async fn every_documented_operation_is_routed() {
 #[actix_web::test]
 async fn a_wrong_method_names_the_allowed_one() {
     let app = spawn_app().await;
-    for (method, path, allowed) in [("DELETE", "/", "GET"), ("GET", "/auth/login", "POST"), ("TRACE", "/me", "GET"), ("PUT", "/auth/refresh", "POST")] {
+    for (method, path, allowed) in
+        [("DELETE", "/", "GET"), ("GET", "/auth/login", "POST"), ("TRACE", "/me", "GET"), ("PUT", "/auth/refresh", "POST")]
+    {
         let resp = app.client.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(path)).send().await.unwrap();
         assert_eq!(resp.headers().get("allow").map(|v| v.to_str().unwrap().to_string()), Some(allowed.to_string()), "{method} {path}");
         crate::helpers::assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;

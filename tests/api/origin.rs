@@ -18,9 +18,23 @@ async fn a_foreign_origin_cannot_use_the_cookie_routes() {
     }
     let resp = app.client.get(app.url("/auth/refreshAccessToken")).header("Origin", "null").header("Cookie", &cookie).send().await.unwrap();
     assert_error(resp, 403, "ORIGIN_NOT_ALLOWED").await;
-    let resp = app.client.post(app.url("/auth/login")).header("Origin", FOREIGN).json(&json!({"username": user.username, "password": PASSWORD})).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("Origin", FOREIGN)
+        .json(&json!({"username": user.username, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 403, "ORIGIN_NOT_ALLOWED").await;
-    let resp = app.client.post(app.url("/auth/register")).header("Origin", FOREIGN).json(&json!({"username": "someone", "password": PASSWORD})).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/auth/register"))
+        .header("Origin", FOREIGN)
+        .json(&json!({"username": "someone", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 403, "ORIGIN_NOT_ALLOWED").await;
     // Nothing happened to the session.
     assert_eq!(app.refresh(&user.refresh).await.status(), 200);
@@ -32,10 +46,24 @@ async fn a_navigation_from_another_site_cannot_rotate_the_session() {
     let user = app.register_user().await;
     let cookie = format!("jwt={}", user.refresh);
     for site in ["cross-site", "same-site"] {
-        let resp = app.client.get(app.url("/auth/refreshAccessToken")).header("Sec-Fetch-Site", site).header("Cookie", &cookie).send().await.unwrap();
+        let resp = app
+            .client
+            .get(app.url("/auth/refreshAccessToken"))
+            .header("Sec-Fetch-Site", site)
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, 403, "ORIGIN_NOT_ALLOWED").await;
     }
-    let resp = app.client.get(app.url("/auth/refreshAccessToken")).header("Sec-Fetch-Site", "none").header("Cookie", &cookie).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/auth/refreshAccessToken"))
+        .header("Sec-Fetch-Site", "none")
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200, "typed into the address bar: the user's own navigation");
 }
 
@@ -43,7 +71,14 @@ async fn a_navigation_from_another_site_cannot_rotate_the_session() {
 async fn an_allowed_origin_gets_credentialed_cors() {
     let app = spawn_app().await;
     let user = app.register_user().await;
-    let resp = app.client.post(app.url("/auth/refresh")).header("Origin", ALLOWED).header("Cookie", format!("jwt={}", user.refresh)).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/auth/refresh"))
+        .header("Origin", ALLOWED)
+        .header("Cookie", format!("jwt={}", user.refresh))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["access-control-allow-origin"], ALLOWED);
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
@@ -72,7 +107,14 @@ async fn a_foreign_origin_gets_no_cors_headers() {
 async fn the_services_own_origin_is_allowed() {
     let app = spawn_app().await;
     let own = app.address.clone();
-    let resp = app.client.post(app.url("/auth/register")).header("Origin", own).json(&json!({"username": "own-origin", "password": PASSWORD})).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/auth/register"))
+        .header("Origin", own)
+        .json(&json!({"username": "own-origin", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
 }
 

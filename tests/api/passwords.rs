@@ -77,7 +77,10 @@ async fn an_account_hashed_before_normalisation_logs_in_and_is_upgraded_to_the_n
 #[actix_web::test]
 async fn trivial_variants_of_common_passwords_are_refused_at_registration() {
     let app = spawn_app().await;
-    for (i, variant) in ["ｐａｓｓｗｏｒｄ１", "ｐａｓｓｗｏｒｄ", "password ", " PassWord1", "pass word1", "ＰＡＳＳＷＯＲＤ\u{3000}"].into_iter().enumerate() {
+    for (i, variant) in ["ｐａｓｓｗｏｒｄ１", "ｐａｓｓｗｏｒｄ", "password ", " PassWord1", "pass word1", "ＰＡＳＳＷＯＲＤ\u{3000}"]
+        .into_iter()
+        .enumerate()
+    {
         let resp = app.register(&json!({"username": format!("variant{i}"), "password": variant})).await;
         assert_error(resp, 422, "PASSWORD_TOO_COMMON").await;
     }

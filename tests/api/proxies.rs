@@ -30,11 +30,8 @@ async fn one_client_exhausting_its_login_limit_behind_a_proxy_locks_out_no_one_e
 
     // The attacker, 203.0.113.66, behind HAProxy (`option forwardfor`: a line of its own, last),
     // writing whatever it likes in lines of its own and showing up with a port or IPv4-mapped.
-    let attacker: [&[&str]; 3] = [
-        &["198.51.100.10", "203.0.113.66"],
-        &["198.51.100.11, 127.0.0.1", "203.0.113.66:40001"],
-        &["", "[::ffff:203.0.113.66]:40002"],
-    ];
+    let attacker: [&[&str]; 3] =
+        [&["198.51.100.10", "203.0.113.66"], &["198.51.100.11, 127.0.0.1", "203.0.113.66:40001"], &["", "[::ffff:203.0.113.66]:40002"]];
     for lines in attacker {
         assert_eq!(login_via(&app, lines, &wrong).await, 401, "{lines:?}");
     }

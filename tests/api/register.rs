@@ -87,7 +87,8 @@ async fn malformed_bodies_are_4xx_in_the_envelope() {
     assert_error(post("{not json", "application/json").await.unwrap(), 400, "INVALID_JSON").await;
     assert_error(post(r#"{"username": "gina"}"#, "application/json").await.unwrap(), 400, "INVALID_JSON").await;
     assert_error(post(r#"{"username": 5, "password": "x"}"#, "application/json").await.unwrap(), 400, "INVALID_JSON").await;
-    assert_error(post(r#"{"username":"gina","password":"pppppppp","admin":true}"#, "application/json").await.unwrap(), 400, "INVALID_JSON").await;
+    assert_error(post(r#"{"username":"gina","password":"pppppppp","admin":true}"#, "application/json").await.unwrap(), 400, "INVALID_JSON")
+        .await;
     assert_error(post(r#"{"username":"gina","password":"pppppppp"}"#, "text/plain").await.unwrap(), 415, "UNSUPPORTED_MEDIA_TYPE").await;
     let huge = format!(r#"{{"username":"gina","password":"{}"}}"#, "p".repeat(20_000));
     let resp = app.client.post(app.url("/auth/register")).header("Content-Type", "application/json").body(huge).send().await.unwrap();

@@ -52,7 +52,8 @@ async fn no_password_token_hash_or_cookie_reaches_the_logs() {
     let lines = logs.0.lock().unwrap().join("\n");
     assert!(lines.contains(&format!("login user_id={}", user.user_id)), "auth events are logged with the user id");
     assert!(lines.contains("POST /auth/login 401"), "request lines are logged");
-    let secrets = [PASSWORD, "a wrong password", &user.access_token, &access, &user.refresh, &login_cookie, &rotated, &device, &hash, "$argon2"];
+    let secrets =
+        [PASSWORD, "a wrong password", &user.access_token, &access, &user.refresh, &login_cookie, &rotated, &device, &hash, "$argon2"];
     for secret in secrets {
         assert!(!lines.contains(secret), "a secret reached the logs");
     }

@@ -23,7 +23,8 @@ async fn a_request_body_that_stalls_is_answered_408_and_its_connection_closed() 
     conn.send(&stalled_post("/auth/login", 100, r#"{"username":"#)).await.unwrap();
     let sent = Instant::now();
 
-    let res = tokio::time::timeout(PATIENCE, conn.response()).await.expect("a stalled body is answered").expect("an answer before the close");
+    let res =
+        tokio::time::timeout(PATIENCE, conn.response()).await.expect("a stalled body is answered").expect("an answer before the close");
     let waited = sent.elapsed();
     assert_eq!((res.status, res.code()), (408, "REQUEST_TIMEOUT"), "{res:?}");
     assert_eq!(res.body["success"], false);

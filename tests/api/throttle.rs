@@ -135,5 +135,6 @@ async fn registration_counts_compatibility_spellings_of_a_name_as_one() {
     let app = spawn_app_with(&[("THROTTLE_PER_ACCOUNT", "2"), ("THROTTLE_REGISTER_PER_IP", "1000")]).await;
     assert_eq!(app.register(&json!({"username": "taken-name", "password": PASSWORD})).await.status(), 201);
     assert_error(app.register(&json!({"username": fullwidth("taken-name"), "password": PASSWORD})).await, 409, "USERNAME_TAKEN").await;
-    assert_error(app.register(&json!({"username": mathematical_bold("taken-name"), "password": PASSWORD})).await, 429, "RATE_LIMITED").await;
+    assert_error(app.register(&json!({"username": mathematical_bold("taken-name"), "password": PASSWORD})).await, 429, "RATE_LIMITED")
+        .await;
 }

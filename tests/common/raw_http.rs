@@ -63,7 +63,8 @@ impl Conn {
         let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
         let headers: Vec<(String, String)> =
             lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
-        let length: usize = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let length: usize =
+            headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
         while self.buf.len() < head_end + 4 + length {
             if !self.fill().await {
                 return None;
@@ -100,12 +101,14 @@ impl Conn {
 
 /// A JSON POST that declares `declared` body bytes and sends only `sent`: a body that stalls.
 pub fn stalled_post(path: &str, declared: usize, sent: &str) -> Vec<u8> {
-    format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{sent}").into_bytes()
+    format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\n\r\n{sent}")
+        .into_bytes()
 }
 
 /// A chunked POST whose first chunk arrives and whose end never does.
 pub fn stalled_chunked_post(path: &str) -> Vec<u8> {
-    format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{{}}\r\n").into_bytes()
+    format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{{}}\r\n")
+        .into_bytes()
 }
 
 pub fn get(path: &str) -> Vec<u8> {

@@ -98,7 +98,13 @@ async fn a_flood_of_gzip_bombs_is_refused_without_growing_the_process() {
     }
 
     let (rss, peak) = (memory(app.pid(), "VmRSS"), memory(app.pid(), "VmHWM"));
-    eprintln!("idle: RSS {} MiB, peak {} MiB; after {BOMBS} bombs: RSS {} MiB, peak {} MiB", idle_rss / MIB, idle_peak / MIB, rss / MIB, peak / MIB);
+    eprintln!(
+        "idle: RSS {} MiB, peak {} MiB; after {BOMBS} bombs: RSS {} MiB, peak {} MiB",
+        idle_rss / MIB,
+        idle_peak / MIB,
+        rss / MIB,
+        peak / MIB
+    );
     // One inflated bomb alone is 50 MiB: the bound allows not even two of them, nor six small ones.
     let bound = idle_peak.max(idle_rss) + 64 * MIB;
     assert!(peak <= bound, "peak {} MiB over the bound {} MiB", peak / MIB, bound / MIB);

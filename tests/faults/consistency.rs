@@ -49,7 +49,10 @@ async fn a_refresh_cut_off_by_a_frozen_redis_leaves_the_client_a_working_token()
     let next = client.refresh(&app, &current.refresh).await;
     assert_eq!(next.status, 200, "{}", next.body);
     let last = next.cookie.unwrap();
-    eprintln!("the cut-off rotation was {}", if app.log_text().contains("within reuse grace") { "applied; the retry got its token within the grace" } else { "never applied" });
+    eprintln!(
+        "the cut-off rotation was {}",
+        if app.log_text().contains("within reuse grace") { "applied; the retry got its token within the grace" } else { "never applied" }
+    );
 
     // Logout revokes what the client ends with.
     assert_eq!(client.logout(&app, &last).await.status, 200);

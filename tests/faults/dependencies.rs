@@ -149,7 +149,9 @@ async fn a_slow_redis_within_the_configured_timeout_is_waited_for() {
     let refresh = {
         let (client, token) = (client.clone(), session.refresh.clone());
         let app_base = app.base.clone();
-        tokio::spawn(async move { client.http.post(format!("{app_base}/auth/refresh")).header("cookie", format!("jwt={token}")).send().await })
+        tokio::spawn(
+            async move { client.http.post(format!("{app_base}/auth/refresh")).header("cookie", format!("jwt={token}")).send().await },
+        )
     };
     tokio::time::sleep(Duration::from_millis(1200)).await;
     redis.thaw();

@@ -21,7 +21,8 @@ pub const TIMEOUT_MS: u64 = 1000;
 pub const FAST_503: Duration = Duration::from_millis(2 * TIMEOUT_MS + 1000);
 /// For tests that log one account in hundreds of times from one IP: throttling (on by default,
 /// as in production) would answer them 429 long before the effect under test shows.
-pub const NO_THROTTLE: [(&str, &str); 3] = [("THROTTLE_PER_ACCOUNT", "0"), ("THROTTLE_LOGIN_PER_IP", "0"), ("THROTTLE_REGISTER_PER_IP", "0")];
+pub const NO_THROTTLE: [(&str, &str); 3] =
+    [("THROTTLE_PER_ACCOUNT", "0"), ("THROTTLE_LOGIN_PER_IP", "0"), ("THROTTLE_REGISTER_PER_IP", "0")];
 
 pub struct Replica {
     pub base: String,
@@ -159,9 +160,12 @@ impl Answer {
     async fn read(resp: Response, started: Instant) -> Answer {
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let cookie = resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|raw| {
-            raw.split(';').next()?.trim().strip_prefix("jwt=").filter(|v| !v.is_empty()).map(str::to_string)
-        });
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|raw| raw.split(';').next()?.trim().strip_prefix("jwt=").filter(|v| !v.is_empty()).map(str::to_string));
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}, not JSON: {text:?}"));
         Answer { status, elapsed: started.elapsed(), retry_after, cookie, body }

@@ -93,10 +93,12 @@ async fn a_login_storm_is_shed_at_once_and_bearer_requests_keep_their_latency() 
     assert!(during < baseline * 5 + Duration::from_millis(50), "/auth/me went from {baseline:?} to {during:?}");
 
     // The storm left nothing behind: a burst the size of the queue is admitted in full.
-    let burst: Vec<_> = (0..QUEUE).map(|_| {
-        let (app, name) = (app.clone(), name.clone());
-        tokio::spawn(async move { Client::new().login(&app, &name).await.status })
-    }).collect();
+    let burst: Vec<_> = (0..QUEUE)
+        .map(|_| {
+            let (app, name) = (app.clone(), name.clone());
+            tokio::spawn(async move { Client::new().login(&app, &name).await.status })
+        })
+        .collect();
     for task in burst {
         assert_eq!(task.await.unwrap(), 200);
     }

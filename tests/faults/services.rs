@@ -114,7 +114,7 @@ impl Redis {
                 .arg(self.dir.join("redis.pid")),
         )
         .spawn()
-            .expect("redis-server is installed (apt-get install redis-server)");
+        .expect("redis-server is installed (apt-get install redis-server)");
         self.child = Some(child);
         wait_for_port(self.port, Duration::from_secs(20));
     }
@@ -166,9 +166,8 @@ pub struct Postgres {
 
 fn pg_bin(name: &str) -> PathBuf {
     let root = Path::new("/usr/lib/postgresql");
-    let mut versions: Vec<u32> = std::fs::read_dir(root)
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
-        .unwrap_or_default();
+    let mut versions: Vec<u32> =
+        std::fs::read_dir(root).map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()).unwrap_or_default();
     versions.sort();
     match versions.last() {
         Some(v) => root.join(v.to_string()).join("bin").join(name),
@@ -191,9 +190,17 @@ impl Postgres {
     /// An initialised cluster, not yet running (`start` runs it).
     pub fn init() -> Postgres {
         let dir = temp_dir("pg", is_root().then_some("postgres"));
-        let status = quiet(as_postgres(pg_bin("initdb")).arg("-D").arg(dir.join("data")).args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]))
-            .status()
-            .expect("initdb is installed (apt-get install postgresql)");
+        let status = quiet(as_postgres(pg_bin("initdb")).arg("-D").arg(dir.join("data")).args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]))
+        .status()
+        .expect("initdb is installed (apt-get install postgresql)");
         assert!(status.success(), "initdb failed in {}", dir.display());
         let pg = Postgres { port: free_port(), dir, child: None };
         watchdog(&pg.dir.join("data/postmaster.pid"), "QUIT", &pg.dir);
@@ -224,13 +231,24 @@ impl Postgres {
                 .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50"]),
         )
         .spawn()
-            .expect("start postgres");
+        .expect("start postgres");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         let probe = || {
-            quiet(Command::new(pg_bin("psql")).args(["-X", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-Atqc", "SELECT 1", "postgres"]))
-                .status()
-                .is_ok_and(|s| s.success())
+            quiet(Command::new(pg_bin("psql")).args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-Atqc",
+                "SELECT 1",
+                "postgres",
+            ]))
+            .status()
+            .is_ok_and(|s| s.success())
         };
         while !probe() {
             assert!(Instant::now() < deadline, "postgres did not come up on port {}", self.port);

@@ -24,7 +24,12 @@ async fn sigterm_lets_in_flight_logins_finish_then_exits_zero() {
             let (client, url, name) = (Client::new(), app.base.clone(), name.clone());
             tokio::spawn(async move {
                 let started = Instant::now();
-                let resp = client.http.post(format!("{url}/auth/login")).json(&serde_json::json!({"username": name, "password": crate::gatehouse::PASSWORD})).send().await;
+                let resp = client
+                    .http
+                    .post(format!("{url}/auth/login"))
+                    .json(&serde_json::json!({"username": name, "password": crate::gatehouse::PASSWORD}))
+                    .send()
+                    .await;
                 (resp.map(|r| (r.status().as_u16(), r.headers().get("set-cookie").is_some())), started.elapsed())
             })
         })
@@ -108,6 +113,11 @@ async fn post_json(client: &Client, base: &str, path: &str, username: &str) -> (
     let body = serde_json::json!({"username": username, "password": crate::gatehouse::PASSWORD});
     let resp = client.http.post(format!("{base}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{path} cut off: {e}"));
     let status = resp.status().as_u16();
-    let cookie = resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| c.split(';').next()?.strip_prefix("jwt=").map(str::to_string));
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.split(';').next()?.strip_prefix("jwt=").map(str::to_string));
     (status, resp.json().await.unwrap_or_default(), cookie)
 }

@@ -36,7 +36,9 @@ async fn stall(app: std::net::SocketAddr, from: IpAddr, sent: Arc<AtomicUsize>) 
     conn.send(&stalled_post("/auth/login", 1000, r#"{"username":"slo"#)).await.unwrap();
     let started = Instant::now();
     sent.fetch_add(1, Ordering::SeqCst);
-    let answer = tokio::time::timeout(BODY_READ_TIMEOUT + Duration::from_secs(20), conn.response()).await.unwrap_or_else(|_| panic!("a connection from {from} was never answered"));
+    let answer = tokio::time::timeout(BODY_READ_TIMEOUT + Duration::from_secs(20), conn.response())
+        .await
+        .unwrap_or_else(|_| panic!("a connection from {from} was never answered"));
     let waited = started.elapsed();
     let closed = conn.closed_within(Duration::from_secs(10)).await;
     Outcome { from, answer, waited, closed }
@@ -113,7 +115,10 @@ async fn a_slow_body_flood_is_bounded_per_client_and_timed_out_while_others_are_
                 tally.0 += 1;
                 assert_eq!(answer.code(), "REQUEST_TIMEOUT", "{answer:?}");
                 assert_eq!(answer.body["content"]["error_type"], "RequestError", "{answer:?}");
-                assert!(waited >= BODY_READ_TIMEOUT - Duration::from_millis(100), "a stalled body was answered after {waited:?}, before its deadline");
+                assert!(
+                    waited >= BODY_READ_TIMEOUT - Duration::from_millis(100),
+                    "a stalled body was answered after {waited:?}, before its deadline"
+                );
                 assert!(waited < BODY_READ_TIMEOUT + Duration::from_secs(10), "a stalled body was answered only after {waited:?}");
             }
             429 => {

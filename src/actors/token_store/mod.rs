@@ -38,7 +38,11 @@ pub enum Rotation {
     Rotated(Uuid),
     /// The immediate predecessor inside the grace window: the current token, sealed under the
     /// presented one, and the current token's hash to check the opened seal against.
-    Grace { user_id: Uuid, sealed: String, current_hash: String },
+    Grace {
+        user_id: Uuid,
+        sealed: String,
+        current_hash: String,
+    },
     Reused(Uuid),
     Invalid,
 }

@@ -301,9 +301,10 @@ impl RedisTokens {
     /// Connections open and idle, over this pool and every worker's.
     pub fn pool_state(&self) -> (u32, u32) {
         let pools = self.worker_pools.lock().unwrap_or_else(|p| p.into_inner());
-        std::iter::once(&self.pool).chain(pools.iter()).map(|p| p.state()).fold((0, 0), |(open, idle), s| {
-            (open + s.connections, idle + s.idle_connections)
-        })
+        std::iter::once(&self.pool)
+            .chain(pools.iter())
+            .map(|p| p.state())
+            .fold((0, 0), |(open, idle), s| (open + s.connections, idle + s.idle_connections))
     }
 }
 

@@ -101,9 +101,9 @@ impl UserStore {
     /// Makes the pool without connecting; for SQLite, first creates the database file, private.
     pub fn connect_lazy(database: &Database, max_connections: u32, timeout: Duration) -> anyhow::Result<UserStore> {
         Ok(match database {
-            Database::Postgres(url) => {
-                UserStore::Postgres(PgPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout).connect_lazy(url).context(INVALID_URL)?)
-            }
+            Database::Postgres(url) => UserStore::Postgres(
+                PgPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout).connect_lazy(url).context(INVALID_URL)?,
+            ),
             Database::Sqlite(url) => {
                 let options = SqliteConnectOptions::from_str(url)
                     .context(INVALID_URL)?
@@ -284,7 +284,12 @@ pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => {
             db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57") || c == "5" || c == "6")
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
         _ => false,
     }
 }

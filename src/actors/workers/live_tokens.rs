@@ -11,8 +11,8 @@ use actix::{Actor, AsyncContext, Context, WrapFuture};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::Users;
-use crate::actors::user_repo::UserStore;
 use crate::actors::token_store::{RedisTokens, TokenBackend};
+use crate::actors::user_repo::UserStore;
 use crate::metrics;
 
 /// A connection pool whose connections are reported, with its configured maximum.

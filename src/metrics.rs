@@ -111,17 +111,6 @@ pub fn refresh_outcome(outcome: &'static str) {
     metrics::counter!(REFRESHES, "outcome" => outcome).increment(1);
 }
 
-/// Records the outcome of a login, registration or logout, by route template.
-pub fn auth_outcome(route: &str, outcome: &'static str) {
-    let name = match route {
-        "/auth/login" => LOGINS,
-        "/auth/register" => REGISTRATIONS,
-        "/auth/logout" => LOGOUTS,
-        _ => return,
-    };
-    metrics::counter!(name, "outcome" => outcome).increment(1);
-}
-
 /// One call to the token store or the user repository: its duration by operation, and its
 /// failure when the dependency was at fault (`unavailable`: down or too slow; `internal`: a
 /// driver error).

@@ -72,7 +72,7 @@ pub async fn request_context(
         elapsed.as_secs_f64() * 1000.0
     );
     crate::metrics::request_completed(&method, &route, status.as_u16(), elapsed);
-    crate::metrics::auth::record(&route, &res);
+    crate::metrics::auth::record(res.request().app_data::<crate::metrics::auth::Counter>().copied(), &res);
     Ok(res)
 }
 

@@ -1,9 +1,22 @@
-//! Outcomes of logins, registrations and logouts, read from the finished response by the
-//! request middleware, so every early return of a handler is counted the same way.
+//! Outcomes of logins, registrations, logouts and refreshes, read from the finished response by
+//! the request middleware, so every early return of a handler is counted the same way. Which
+//! counter a route feeds is one of its declared facts (`routes::facts::Declared::COUNTER`),
+//! carried to the middleware as the resource's data: no route strings are matched here.
 
 use actix_web::dev::ServiceResponse;
 
 use crate::error::ApiError;
+
+/// The outcome counter a route's requests are recorded in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Logins,
+    Registrations,
+    Logouts,
+    /// The refresh handler counts the outcomes it decides itself; the middleware adds the
+    /// failures of the service (5xx).
+    Refreshes,
+}
 
 /// `success`, `failure` (wrong credentials), `conflict` (name or email taken), `throttled`,
 /// `shed` (hasher queue full), `error` (a dependency or the service failed) or `rejected`
@@ -23,11 +36,15 @@ pub fn outcome<B>(res: &ServiceResponse<B>) -> &'static str {
     }
 }
 
-/// Counts the outcome when the route is login, register or logout, and a refresh that failed
-/// with a 5xx (the refresh handler counts the outcomes it decides itself).
-pub fn record<B>(route: &str, res: &ServiceResponse<B>) {
-    match route {
-        "/auth/refresh" | "/auth/refreshAccessToken" if res.status().is_server_error() => super::refresh_outcome("error"),
-        _ => super::auth_outcome(route, outcome(res)),
-    }
+/// Counts the outcome in the route's counter, if it has one.
+pub fn record<B>(counter: Option<Counter>, res: &ServiceResponse<B>) {
+    let name = match counter {
+        None => return,
+        Some(Counter::Refreshes) if res.status().is_server_error() => return super::refresh_outcome("error"),
+        Some(Counter::Refreshes) => return,
+        Some(Counter::Logins) => super::LOGINS,
+        Some(Counter::Registrations) => super::REGISTRATIONS,
+        Some(Counter::Logouts) => super::LOGOUTS,
+    };
+    metrics::counter!(name, "outcome" => outcome(res)).increment(1);
 }

@@ -4,10 +4,34 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use crate::envelope::{Envelope, success};
+use crate::error::ApiError;
+use crate::routes::facts::Declared;
 use crate::state::AppState;
+
+// For the document only: the handler writes this content as JSON.
+/// `content` of `GET /health/live`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LiveContent {
+    status: String,
+}
+
+/// `GET /health/live`, declared.
+pub struct Live;
+
+impl Declared for Live {
+    const ERRORS: &'static [&'static [ApiError]] = &[];
+}
+
+/// `GET /health/ready`, declared: its 503 is `Readiness` itself, not an `ApiError`.
+pub struct Ready;
+
+impl Declared for Ready {
+    const ERRORS: &'static [&'static [ApiError]] = &[];
+}
 
 /// The process is up and serving: never depends on PostgreSQL or Redis, so an orchestrator
 /// does not restart a healthy replica because a dependency is away.
+#[utoipa::path(get, path = "/health/live", impl_for = Live, tag = "ops", responses((status = 200, description = "the process serves", body = Envelope<LiveContent>)))]
 pub async fn live() -> HttpResponse {
     success(StatusCode::OK, serde_json::json!({ "status": "live" }))
 }
@@ -31,6 +55,9 @@ pub struct Checks {
 }
 
 /// Ready when both stores answer; otherwise 503 naming the one that does not.
+#[utoipa::path(get, path = "/health/ready", impl_for = Ready, tag = "ops", responses(
+    (status = 200, description = "PostgreSQL and Redis answer", body = Envelope<Readiness>),
+    (status = 503, description = "a dependency is down: `checks` names it; `content` also carries `error_code: SERVICE_UNAVAILABLE`", body = Envelope<Readiness>)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (db, store) = futures_util::future::join(state.users.ping(), state.tokens.ping()).await;
     let word = |ok: bool| if ok { "up" } else { "down" };

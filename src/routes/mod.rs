@@ -1,6 +1,7 @@
 //! The route table, and the envelope for every rejection the framework itself makes.
 
 mod auth;
+pub mod facts;
 mod health;
 pub mod metrics;
 pub mod openapi;
@@ -10,21 +11,52 @@ use actix_web::error::JsonPayloadError;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, ResponseError, web};
 
+use self::facts::{Declared, Facts};
 use crate::error::ApiError;
 
+/// Every public route, each built from its declaration beside its handler (`facts::Declared`).
+fn routes() -> Vec<(Facts, Resource)> {
+    vec![
+        declared::<ping::Ping, _, _>(ping::ping),
+        declared::<auth::Register, _, _>(auth::register),
+        declared::<auth::Login, _, _>(auth::login),
+        declared::<auth::Refresh, _, _>(auth::refresh),
+        declared::<auth::RefreshAccessToken, _, _>(auth::refresh),
+        declared::<auth::Logout, _, _>(auth::logout),
+        declared::<auth::Me, _, _>(auth::me),
+        declared::<auth::MeAlias, _, _>(auth::me),
+        declared::<health::Live, _, _>(health::live),
+        declared::<health::Ready, _, _>(health::ready),
+        declared::<openapi::Document, _, _>(openapi::openapi_json),
+    ]
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(route(Method::GET, "/", ping::ping))
-        .service(route(Method::POST, "/auth/register", auth::register))
-        .service(route(Method::POST, "/auth/login", auth::login))
-        .service(route(Method::POST, "/auth/refresh", auth::refresh))
-        // The original demo's name for the same operation.
-        .service(route(Method::GET, "/auth/refreshAccessToken", auth::refresh))
-        .service(route(Method::POST, "/auth/logout", auth::logout))
-        .service(route(Method::GET, "/auth/me", auth::me))
-        .service(route(Method::GET, "/me", auth::me))
-        .service(route(Method::GET, "/health/live", health::live))
-        .service(route(Method::GET, "/health/ready", health::ready))
-        .service(route(Method::GET, "/openapi.json", openapi::openapi_json));
+    for (_, resource) in routes() {
+        cfg.service(resource);
+    }
+}
+
+/// The facts of every public route, in the order of the table.
+pub fn table() -> Vec<Facts> {
+    routes().into_iter().map(|(facts, _)| facts).collect()
+}
+
+/// The resource of a declared route. Its outcome counter travels as the resource's data, for the
+/// request middleware to read (`metrics::auth::record`).
+fn declared<R, F, Args>(handler: F) -> (Facts, Resource)
+where
+    R: Declared,
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let facts = Facts::of::<R>();
+    let mut resource = route(facts.method.clone(), &facts.path, handler);
+    if let Some(counter) = facts.counter {
+        resource = resource.app_data(counter);
+    }
+    (facts, resource)
 }
 
 /// A resource answering `method` with `handler`; every other method answers 405 in the

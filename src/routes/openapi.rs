@@ -1,28 +1,27 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document, generated from the code.
+//! `GET /openapi.json`: the OpenAPI 3.1 document, assembled from the route table.
 //!
-//! Bodies are the schemas of the very types the handlers serialise (`ToSchema` derives on
-//! `Envelope`, `User`, the request and session types, `Readiness`); the error responses of each
-//! operation are rendered from `ApiError` itself (status, `error_code`, `error_type`, message),
-//! so a renamed code or a changed status shows up here without anyone editing this file. The
-//! operations below are declarations only: a test checks that each one is routed, and CI runs
+//! Each operation comes from its route's declaration beside the handler (`#[utoipa::path]` for
+//! the method, path and success body; `facts::Declared::ERRORS` for its failures), so the
+//! document, the routes served and the metrics read one source. Bodies are the schemas of the
+//! very types the handlers serialise (`ToSchema` derives on `Envelope`, `User`, the request and
+//! session types, `Readiness`); the error responses of each operation are rendered from
+//! `ApiError` itself (status, `error_code`, `error_type`, message), so a renamed code or a
+//! changed status shows up here without anyone editing this file. What stays here: the
+//! assembly, the rendering of error responses and the input rules JSON Schema can say. CI runs
 //! schemathesis against the live service with this document.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use super::auth::{AccessTokenBody, LoginRequest, RegisterRequest, SessionBody};
+use super::facts::{self, Declared};
 use super::health::{Checks, Readiness};
 use crate::actors::User;
-use crate::domain::ValidationError;
-use crate::envelope::Envelope;
-use crate::error::{ApiError, Dependency};
+use crate::error::ApiError;
 
 /// Usernames as `Username::parse` accepts them (3 to 32 characters): ASCII letters and digits,
 /// `.`, `_`, `-` and single inner spaces, a letter or digit at each end.
@@ -35,9 +34,8 @@ pub const EMAIL_PATTERN: &str =
 #[openapi(
     info(
         title = "gatehouse",
-        description = "An authentication service: Argon2id passwords, short-lived JWT access tokens, rotating refresh tokens in an HttpOnly cookie. Every JSON response wears the envelope `{success, status, content}`; failures carry `content: {error_code, message, error_type}`, and each operation lists the `error_code`s it may answer with."
+        description = "An authentication service: Argon2id passwords, short-lived JWT access tokens, rotating refresh tokens in an HttpOnly cookie. Every JSON response wears the envelope `{success, status, content}`; failures carry `content: {error_code, message, error_type}`, and each operation lists the `error_code`s it may answer with. Answers no operation makes (an unknown path: `NOT_FOUND`; a method the path does not serve: `METHOD_NOT_ALLOWED`, with `Allow`; a refused CORS preflight: `CORS_PREFLIGHT_REJECTED`) are listed once, under `components.responses`, with those any request may get on any path (`TOO_MANY_CONNECTIONS`, `UNSUPPORTED_CONTENT_ENCODING`)."
     ),
-    paths(ping, register, login, refresh, refresh_access_token, logout, me, me_alias, live, ready, openapi_document),
     components(schemas(User, Checks, Readiness)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "ops", description = "ping, health, this document"))
@@ -56,136 +54,11 @@ impl Modify for BearerAuth {
     }
 }
 
-/// `content` of `POST /auth/logout`.
-#[derive(Serialize, ToSchema)]
-struct LogoutContent {
-    message: String,
-}
+/// `GET /openapi.json`, declared.
+pub struct Document;
 
-/// `content` of `GET /auth/me`.
-#[derive(Serialize, ToSchema)]
-struct MeContent {
-    user: User,
-}
-
-/// `content` of `GET /health/live`.
-#[derive(Serialize, ToSchema)]
-struct LiveContent {
-    status: String,
-}
-
-#[utoipa::path(get, path = "/", tag = "ops", responses((status = 200, description = "the ping: `content` is `\"server is OK\"`", body = Envelope<String>)))]
-#[allow(dead_code)]
-fn ping() {}
-
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, description = "registered and logged in; sets the refresh cookie, and the device cookie", body = Envelope<SessionBody>, headers(("set-cookie" = String, description = "the refresh cookie `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`, and the device cookie `jwt-device=…` with the same attributes")))))]
-#[allow(dead_code)]
-fn register() {}
-
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, description = "logged in (by `username` or `email`); sets the refresh cookie, replacing the user's previous session, and the device cookie", body = Envelope<SessionBody>, headers(("set-cookie" = String, description = "the refresh cookie `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`, and the device cookie `jwt-device=…` with the same attributes")))))]
-#[allow(dead_code)]
-fn login() {}
-
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
-    responses((status = 200, description = "a new access token; the refresh cookie is rotated", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
-#[allow(dead_code)]
-fn refresh() {}
-
-#[utoipa::path(get, path = "/auth/refreshAccessToken", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
-    responses((status = 200, description = "the same as `POST /auth/refresh` (the original demo's name)", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
-#[allow(dead_code)]
-fn refresh_access_token() {}
-
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
-    responses((status = 200, description = "the refresh token is revoked (if it was live) and the cookie cleared; idempotent", body = Envelope<LogoutContent>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
-#[allow(dead_code)]
-fn logout() {}
-
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "the user named by the bearer access token", body = Envelope<MeContent>)))]
-#[allow(dead_code)]
-fn me() {}
-
-#[utoipa::path(get, path = "/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "the same as `GET /auth/me`", body = Envelope<MeContent>)))]
-#[allow(dead_code)]
-fn me_alias() {}
-
-#[utoipa::path(get, path = "/health/live", tag = "ops", responses((status = 200, description = "the process serves", body = Envelope<LiveContent>)))]
-#[allow(dead_code)]
-fn live() {}
-
-#[utoipa::path(get, path = "/health/ready", tag = "ops", responses(
-    (status = 200, description = "PostgreSQL and Redis answer", body = Envelope<Readiness>),
-    (status = 503, description = "a dependency is down: `checks` names it; `content` also carries `error_code: SERVICE_UNAVAILABLE`", body = Envelope<Readiness>)))]
-#[allow(dead_code)]
-fn ready() {}
-
-#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "this document (not in the envelope: it is read by tools)", content_type = "application/json", body = Object)))]
-#[allow(dead_code)]
-fn openapi_document() {}
-
-/// The failures each operation may answer with. Framework rejections of a JSON body (400, 408,
-/// 413, 415) apply to the operations that read one; `TOO_MANY_CONNECTIONS` (429) and
-/// `UNSUPPORTED_CONTENT_ENCODING` (415) to every operation.
-fn errors(method: &str, path: &str) -> Vec<ApiError> {
-    let body = [
-        ApiError::InvalidJson(String::new()),
-        ApiError::RequestTimeout,
-        ApiError::PayloadTooLarge { limit: 16_384 },
-        ApiError::UnsupportedMediaType,
-    ];
-    let throttled =
-        [ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
-    let unavailable = |dependencies: &[Dependency]| {
-        dependencies.iter().map(|d| ApiError::Unavailable(*d)).chain([ApiError::Internal]).collect::<Vec<_>>()
-    };
-    let invalid = |codes: &[ValidationError]| codes.iter().map(|v| ApiError::Validation(*v)).collect::<Vec<_>>();
-    let all_stores = [Dependency::Database, Dependency::TokenStore, Dependency::Hasher];
-    let lists: Vec<Vec<ApiError>> = match (method, path) {
-        ("post", "/auth/register") => vec![
-            body.into(),
-            invalid(&[
-                ValidationError::UsernameLength,
-                ValidationError::UsernameCharacters,
-                ValidationError::EmailInvalid,
-                ValidationError::EmailTooLong,
-                ValidationError::PasswordTooShort,
-                ValidationError::PasswordTooLong,
-                ValidationError::PasswordTooCommon,
-            ]),
-            vec![ApiError::UsernameTaken, ApiError::EmailTaken],
-            throttled.into(),
-            unavailable(&all_stores),
-        ],
-        ("post", "/auth/login") => vec![
-            body.into(),
-            invalid(&[ValidationError::PasswordTooLong, ValidationError::MissingIdentifier]),
-            vec![ApiError::InvalidCredentials],
-            throttled.into(),
-            unavailable(&all_stores),
-        ],
-        ("post", "/auth/refresh") | ("get", "/auth/refreshAccessToken") => vec![
-            vec![
-                ApiError::AmbiguousRefreshToken,
-                ApiError::MissingRefreshToken,
-                ApiError::InvalidRefreshToken,
-                ApiError::RefreshTokenReused,
-            ],
-            unavailable(&[Dependency::TokenStore]),
-        ],
-        ("post", "/auth/logout") => vec![vec![ApiError::AmbiguousRefreshToken], unavailable(&[Dependency::TokenStore])],
-        ("get", "/auth/me" | "/me") => vec![
-            vec![ApiError::MissingAccessToken, ApiError::InvalidAccessToken, ApiError::ExpiredAccessToken],
-            unavailable(&[Dependency::Database]),
-        ],
-        _ => vec![],
-    };
-    // Every request, on every route, may be one connection too many for its client, and is
-    // refused when it carries a Content-Encoding.
-    lists.into_iter().flatten().chain([ApiError::TooManyConnections, ApiError::UnsupportedContentEncoding]).collect()
+impl Declared for Document {
+    const ERRORS: &'static [&'static [ApiError]] = &[];
 }
 
 /// The response for one status of one operation: the error envelope, its `error_code` limited
@@ -235,28 +108,32 @@ fn error_response(status: u16, errors: &[&ApiError]) -> Value {
     response
 }
 
-/// The document as served.
+/// The document as served: the operations of the route table, each with the failures it
+/// declares, and once, the answers no operation makes (`facts::UNROUTED`) and those of any path
+/// (`facts::EVERY_ROUTE`).
 pub fn document() -> Value {
+    let table = super::table();
+    let mut api = ApiDoc::openapi();
+    let components = api.components.get_or_insert_with(Default::default);
+    for facts in &table {
+        components.schemas.extend(facts.schemas.iter().cloned());
+        api.paths.add_path_operation(&facts.path, vec![facts.http_method.clone()], facts.operation.clone());
+    }
     // unwrap: the generated document is plain data and always serialises.
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
-    let paths: Vec<(String, String)> = doc["paths"]
-        .as_object()
-        .into_iter()
-        .flat_map(|paths| {
-            paths
-                .iter()
-                .flat_map(|(path, ops)| ops.as_object().into_iter().flat_map(move |o| o.keys().map(move |m| (path.clone(), m.clone()))))
-        })
-        .collect();
-    for (path, method) in paths {
-        let errors = errors(&method, &path);
+    let mut doc = serde_json::to_value(api).unwrap();
+    for facts in &table {
+        let method = facts.method.as_str().to_lowercase();
         let mut by_status: BTreeMap<u16, Vec<&ApiError>> = BTreeMap::new();
-        for e in &errors {
+        for &e in &facts.errors {
             by_status.entry(e.status_code().as_u16()).or_default().push(e);
         }
         for (status, errors) in by_status {
-            doc["paths"][&path][&method]["responses"][status.to_string()] = error_response(status, &errors);
+            doc["paths"][&facts.path][&method]["responses"][status.to_string()] = error_response(status, &errors);
         }
+    }
+    // Any path, routed or not, may be answered with these: they are listed once too.
+    for e in facts::UNROUTED.iter().chain(facts::EVERY_ROUTE) {
+        doc["components"]["responses"][e.code()] = error_response(e.status_code().as_u16(), &[e]);
     }
     constrain(&mut doc);
     doc
@@ -285,6 +162,7 @@ fn constrain(doc: &mut Value) {
     ]);
 }
 
+#[utoipa::path(get, path = "/openapi.json", impl_for = Document, operation_id = "openapi_document", tag = "ops", responses((status = 200, description = "this document (not in the envelope: it is read by tools)", content_type = "application/json", body = Object)))]
 pub async fn openapi_json() -> HttpResponse {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
     let body = DOCUMENT.get_or_init(|| document().to_string());

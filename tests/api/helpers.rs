@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use gatehouse::actors::token_store::TokenBackend;
 use gatehouse::config::Config;
@@ -318,9 +319,39 @@ pub fn assert_cookie_attributes(cookie: &SetCookie) {
     assert!(cookie.attributes.iter().any(|a| a.starts_with("Max-Age=")), "{cookie:?}");
 }
 
+/// The body as JSON. Every failure read here (and by `assert_error`) is checked against the
+/// document: its `error_code` must be listed for its path and status (`assert_documented`).
 pub async fn body(resp: Response) -> Value {
+    let (path, status) = (resp.url().path().to_string(), resp.status().as_u16());
     let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_documented(&path, status, &body);
+    body
+}
+
+/// `/openapi.json` as the server serves it, built once for the whole run.
+static DOCUMENT: LazyLock<Value> = LazyLock::new(gatehouse::routes::openapi::document);
+
+/// Panics when `body` is a failure whose `error_code` the document does not list for `path` and
+/// `status`: under an operation of that path, or among the answers no operation makes
+/// (`components.responses`: unknown path, wrong method, refused preflight). A response says
+/// nothing of the request's method, so any operation of the path will do; every documented path
+/// serves one method, and a wrong method is `METHOD_NOT_ALLOWED`, documented once.
+pub fn assert_documented(path: &str, status: u16, body: &Value) {
+    let Some(code) = body["content"]["error_code"].as_str().filter(|_| body["success"] == false) else { return };
+    let lists = |response: &Value| {
+        let schema = &response["content"]["application/json"]["schema"];
+        match schema["properties"]["content"]["properties"]["error_code"]["enum"].as_array() {
+            Some(codes) => codes.iter().any(|c| c == code),
+            // A body that is not `ApiError`'s (`Readiness`) names its code in the description.
+            None => response["description"].as_str().is_some_and(|d| d.contains(code)),
+        }
+    };
+    let operations = DOCUMENT["paths"][path].as_object().into_iter().flat_map(|ops| ops.values());
+    let by_operation = operations.filter_map(|op| op["responses"].get(status.to_string())).any(lists);
+    let unrouted = DOCUMENT["components"]["responses"].as_object().into_iter().flat_map(|r| r.values());
+    let once = unrouted.filter(|r| r["content"]["application/json"]["schema"]["properties"]["status"]["const"] == status).any(lists);
+    assert!(by_operation || once, "{path} answered {status} {code}, which /openapi.json does not list there: {body}");
 }
 
 /// Asserts the error envelope, returns the body.

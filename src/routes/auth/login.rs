@@ -3,11 +3,15 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Deserialize;
 
-use super::session;
+use super::session::{self, SessionBody};
 use crate::actors::user_repo::Lookup;
 use crate::client::{CheckedOrigin, ClientIp};
+use crate::domain::ValidationError;
 use crate::domain::{Identifier, Password};
+use crate::envelope::Envelope;
 use crate::error::ApiError;
+use crate::metrics::auth::Counter;
+use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 use crate::throttle::{Account, Action};
 
@@ -21,6 +25,23 @@ pub struct LoginRequest {
     email: Option<String>,
 }
 
+/// `POST /auth/login`, declared.
+pub struct Login;
+
+impl Declared for Login {
+    const ERRORS: &'static [&'static [ApiError]] = &[
+        facts::JSON_BODY,
+        facts::ORIGIN_CHECKED,
+        &[ApiError::Validation(ValidationError::PasswordTooLong), ApiError::Validation(ValidationError::MissingIdentifier)],
+        &[ApiError::InvalidCredentials],
+        facts::THROTTLED,
+        facts::ALL_STORES,
+    ];
+    const COUNTER: Option<Counter> = Some(Counter::Logins);
+}
+
+#[utoipa::path(post, path = "/auth/login", impl_for = Login, tag = "auth", request_body = LoginRequest,
+    responses((status = 200, description = "logged in (by `username` or `email`); sets the refresh cookie, replacing the user's previous session, and the device cookie", body = Envelope<SessionBody>, headers(("set-cookie" = String, description = "the refresh cookie `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`, and the device cookie `jwt-device=…` with the same attributes")))))]
 pub async fn login(
     _: CheckedOrigin,
     ClientIp(ip): ClientIp,

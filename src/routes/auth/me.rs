@@ -4,9 +4,10 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::Serialize;
 
 use crate::actors::User;
-use crate::envelope::success;
-use crate::error::ApiError;
+use crate::envelope::{Envelope, success};
+use crate::error::{ApiError, Dependency};
 use crate::extract::AuthenticatedUser;
+use crate::routes::facts::Declared;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -14,6 +15,37 @@ struct MeBody<'a> {
     user: &'a User,
 }
 
+// For the document: `MeBody`, which the handler writes, borrows the user.
+/// `content` of `GET /auth/me`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeContent {
+    user: User,
+}
+
+/// The failures of both names of the operation.
+const ERRORS: &[&[ApiError]] = &[
+    &[ApiError::MissingAccessToken, ApiError::InvalidAccessToken, ApiError::ExpiredAccessToken],
+    &[ApiError::Unavailable(Dependency::Database), ApiError::Internal],
+];
+
+/// `GET /auth/me`, declared.
+pub struct Me;
+
+impl Declared for Me {
+    const ERRORS: &'static [&'static [ApiError]] = ERRORS;
+}
+
+/// `GET /me`, the same operation, declared.
+pub struct MeAlias;
+
+impl Declared for MeAlias {
+    const ERRORS: &'static [&'static [ApiError]] = ERRORS;
+}
+
+#[utoipa::path(get, path = "/auth/me", impl_for = Me, tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "the user named by the bearer access token", body = Envelope<MeContent>)))]
+#[utoipa::path(get, path = "/me", impl_for = MeAlias, operation_id = "me_alias", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "the same as `GET /auth/me`", body = Envelope<MeContent>)))]
 pub async fn me(state: web::Data<AppState>, auth: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     // A token can outlive its user only if the user was removed out of band: treat it as invalid.
     let user = state.users.find_by_id(auth.user_id).await?.ok_or(ApiError::InvalidAccessToken)?;

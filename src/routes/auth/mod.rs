@@ -7,9 +7,8 @@ mod refresh;
 mod register;
 mod session;
 
-pub use login::{LoginRequest, login};
-pub use logout::logout;
-pub use me::me;
-pub use refresh::refresh;
-pub use register::{RegisterRequest, register};
-pub use session::{AccessTokenBody, SessionBody};
+pub use login::{Login, login};
+pub use logout::{Logout, logout};
+pub use me::{Me, MeAlias, me};
+pub use refresh::{Refresh, RefreshAccessToken, refresh};
+pub use register::{Register, register};

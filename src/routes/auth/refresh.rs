@@ -3,13 +3,42 @@
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
 
-use super::session::access_token;
+use super::session::{AccessTokenBody, access_token};
 use crate::actors::RotateOutcome;
 use crate::client::CheckedOrigin;
-use crate::envelope::success_with;
-use crate::error::ApiError;
+use crate::envelope::{Envelope, success_with};
+use crate::error::{ApiError, Dependency};
+use crate::metrics::auth::Counter;
+use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 
+/// The failures of both names of the operation.
+const ERRORS: &[&[ApiError]] = &[
+    facts::ORIGIN_CHECKED,
+    &[ApiError::AmbiguousRefreshToken, ApiError::MissingRefreshToken, ApiError::InvalidRefreshToken, ApiError::RefreshTokenReused],
+    &[ApiError::Unavailable(Dependency::TokenStore), ApiError::Internal],
+];
+
+/// `POST /auth/refresh`, declared.
+pub struct Refresh;
+
+impl Declared for Refresh {
+    const ERRORS: &'static [&'static [ApiError]] = ERRORS;
+    const COUNTER: Option<Counter> = Some(Counter::Refreshes);
+}
+
+/// `GET /auth/refreshAccessToken`, the original demo's name for the same operation, declared.
+pub struct RefreshAccessToken;
+
+impl Declared for RefreshAccessToken {
+    const ERRORS: &'static [&'static [ApiError]] = ERRORS;
+    const COUNTER: Option<Counter> = Some(Counter::Refreshes);
+}
+
+#[utoipa::path(post, path = "/auth/refresh", impl_for = Refresh, tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
+    responses((status = 200, description = "a new access token; the refresh cookie is rotated", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
+#[utoipa::path(get, path = "/auth/refreshAccessToken", impl_for = RefreshAccessToken, operation_id = "refresh_access_token", tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),
+    responses((status = 200, description = "the same as `POST /auth/refresh` (the original demo's name)", body = Envelope<AccessTokenBody>, headers(("set-cookie" = String, description = "the refresh cookie: `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`")))))]
 pub async fn refresh(_: CheckedOrigin, state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let presented = match state.cookie.read(&req) {
         Ok(token) => token,

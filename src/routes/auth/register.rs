@@ -4,10 +4,13 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::session;
+use super::session::{self, SessionBody};
 use crate::client::{CheckedOrigin, ClientIp};
-use crate::domain::{Email, Identifier, Username};
+use crate::domain::{Email, Identifier, Username, ValidationError};
+use crate::envelope::Envelope;
 use crate::error::ApiError;
+use crate::metrics::auth::Counter;
+use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 use crate::throttle::{Account, Action};
 
@@ -20,6 +23,31 @@ pub struct RegisterRequest {
     email: Option<String>,
 }
 
+/// `POST /auth/register`, declared.
+pub struct Register;
+
+impl Declared for Register {
+    const ERRORS: &'static [&'static [ApiError]] = &[
+        facts::JSON_BODY,
+        facts::ORIGIN_CHECKED,
+        &[
+            ApiError::Validation(ValidationError::UsernameLength),
+            ApiError::Validation(ValidationError::UsernameCharacters),
+            ApiError::Validation(ValidationError::EmailInvalid),
+            ApiError::Validation(ValidationError::EmailTooLong),
+            ApiError::Validation(ValidationError::PasswordTooShort),
+            ApiError::Validation(ValidationError::PasswordTooLong),
+            ApiError::Validation(ValidationError::PasswordTooCommon),
+        ],
+        &[ApiError::UsernameTaken, ApiError::EmailTaken],
+        facts::THROTTLED,
+        facts::ALL_STORES,
+    ];
+    const COUNTER: Option<Counter> = Some(Counter::Registrations);
+}
+
+#[utoipa::path(post, path = "/auth/register", impl_for = Register, tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, description = "registered and logged in; sets the refresh cookie, and the device cookie", body = Envelope<SessionBody>, headers(("set-cookie" = String, description = "the refresh cookie `jwt=…; HttpOnly; Path=/auth; SameSite=…; Max-Age=…`, and the device cookie `jwt-device=…` with the same attributes")))))]
 pub async fn register(
     _: CheckedOrigin,
     ClientIp(ip): ClientIp,

@@ -1,0 +1,158 @@
+//! What a route is: its method, path and success response (`#[utoipa::path]` on the handler),
+//! the failures it may answer with and the outcome counter it feeds, declared once beside the
+//! handler and read by the route table, the OpenAPI document and the request metrics.
+
+use std::time::Duration;
+
+use actix_web::http::Method;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::{RefOr, schema::Schema};
+
+use crate::error::{ApiError, Dependency};
+use crate::metrics::auth::Counter;
+
+/// A route's declaration: `#[utoipa::path(impl_for = ...)]` on the handler gives the method, the
+/// path and the success response; this trait, implemented beside it, the rest.
+///
+/// `Tags` and `SchemaReferences` are the (hidden) traits utoipa's own `#[derive(OpenApi)]` reads
+/// to collect an operation's tag and body schemas; the document is assembled from the table
+/// instead of that derive, so that the table is the one list of routes. A utoipa upgrade that
+/// changes them fails to compile here, not silently.
+pub trait Declared: utoipa::Path + utoipa::__dev::Tags<'static> + utoipa::__dev::SchemaReferences {
+    /// The failures this route may answer with, in groups, beyond `EVERY_ROUTE`.
+    const ERRORS: &'static [&'static [ApiError]];
+    /// The outcome counter the request middleware records this route's answers in.
+    const COUNTER: Option<Counter> = None;
+}
+
+/// Every request, on every route, may be one connection too many for its client, and is refused
+/// when it carries a Content-Encoding.
+pub const EVERY_ROUTE: &[ApiError] = &[ApiError::TooManyConnections, ApiError::UnsupportedContentEncoding];
+
+/// The framework's rejections of a JSON body (the limit is an example: the document cannot know
+/// the configured one).
+pub const JSON_BODY: &[ApiError] = &[
+    ApiError::InvalidJson(String::new()),
+    ApiError::RequestTimeout,
+    ApiError::PayloadTooLarge { limit: 16_384 },
+    ApiError::UnsupportedMediaType,
+];
+
+/// Routes that take `CheckedOrigin`.
+pub const ORIGIN_CHECKED: &[ApiError] = &[ApiError::OriginNotAllowed];
+
+/// Routes that count attempts and admit work to the hasher.
+pub const THROTTLED: &[ApiError] =
+    &[ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
+
+/// Routes that need every store: the user repository, the token store and the hasher.
+pub const ALL_STORES: &[ApiError] = &[
+    ApiError::Unavailable(Dependency::Database),
+    ApiError::Unavailable(Dependency::TokenStore),
+    ApiError::Unavailable(Dependency::Hasher),
+    ApiError::Internal,
+];
+
+/// Answers that belong to no operation, since no documented method and path makes them: an
+/// unknown path, a method the path does not serve, a refused CORS preflight (`OPTIONS`). The
+/// document lists them once, under `components.responses`.
+pub const UNROUTED: &[ApiError] = &[ApiError::NotFound, ApiError::MethodNotAllowed, ApiError::CorsPreflightRejected];
+
+/// One route's facts, as the route table and the document read them.
+pub struct Facts {
+    pub method: Method,
+    pub http_method: HttpMethod,
+    pub path: String,
+    pub operation: Operation,
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+    pub errors: Vec<&'static ApiError>,
+    pub counter: Option<Counter>,
+}
+
+impl Facts {
+    pub fn of<R: Declared>() -> Facts {
+        let methods = R::methods();
+        assert_eq!(methods.len(), 1, "{}: a route serves one method", R::path());
+        let http_method = methods[0].clone();
+        let mut operation = R::operation();
+        // A handler's doc comment is written for readers of the code (it names internals); what
+        // the document says comes from the attribute's descriptions.
+        operation.summary = None;
+        operation.description = None;
+        if operation.tags.is_none() {
+            operation.tags = Some(R::tags().into_iter().map(str::to_string).collect());
+        }
+        let mut schemas = Vec::new();
+        R::schemas(&mut schemas);
+        let errors = R::ERRORS.iter().flat_map(|group| group.iter()).chain(EVERY_ROUTE).collect();
+        Facts { method: method_of(&http_method), http_method, path: R::path(), operation, schemas, errors, counter: R::COUNTER }
+    }
+}
+
+fn method_of(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use actix_web::ResponseError;
+
+    use super::*;
+
+    #[test]
+    fn every_declared_failure_is_listed_in_the_document_under_its_status() {
+        let doc = crate::routes::openapi::document();
+        for facts in crate::routes::table() {
+            let responses = &doc["paths"][&facts.path][facts.method.as_str().to_lowercase()]["responses"];
+            for error in &facts.errors {
+                let status = error.status_code().as_u16().to_string();
+                let codes = &responses[&status]["content"]["application/json"]["schema"]["properties"]["content"]["properties"]["error_code"]
+                    ["enum"];
+                let listed = codes.as_array().is_some_and(|codes| codes.iter().any(|c| c == error.code()));
+                assert!(listed, "{} {} declares {} {} but the document does not list it", facts.method, facts.path, status, error.code());
+            }
+        }
+        for error in UNROUTED {
+            assert_eq!(
+                doc["components"]["responses"][error.code()]["content"]["application/json"]["schema"]["properties"]["status"]["const"],
+                error.status_code().as_u16()
+            );
+        }
+    }
+
+    #[test]
+    fn no_two_routes_share_a_method_and_path_or_an_operation_id() {
+        let table = crate::routes::table();
+        let routes: HashSet<_> = table.iter().map(|f| (f.method.clone(), f.path.clone())).collect();
+        let ids: HashSet<_> = table.iter().map(|f| f.operation.operation_id.clone()).collect();
+        assert_eq!(routes.len(), table.len());
+        assert_eq!(ids.len(), table.len());
+    }
+
+    #[test]
+    fn the_routes_that_take_the_refresh_cookie_document_the_origin_check() {
+        let doc = crate::routes::openapi::document();
+        for (method, path) in [
+            ("post", "/auth/register"),
+            ("post", "/auth/login"),
+            ("post", "/auth/refresh"),
+            ("get", "/auth/refreshAccessToken"),
+            ("post", "/auth/logout"),
+        ] {
+            let codes = &doc["paths"][path][method]["responses"]["403"]["content"]["application/json"]["schema"]["properties"]["content"]["properties"]
+                ["error_code"]["enum"];
+            assert_eq!(codes, &serde_json::json!(["ORIGIN_NOT_ALLOWED"]), "{method} {path}");
+        }
+    }
+}

@@ -30,7 +30,8 @@ async fn the_demo_clients_requests_all_succeed_without_the_denylist() {
     let resp = app.client.get(app.url("/auth/me")).header("Authorization", format!("Bearer {access}")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 
-    let resp = app.client.get(app.url("/auth/refreshAccessToken")).header("Cookie", format!("jwt={cookie}")).send().await.unwrap();
+    let resp =
+        app.client.get(app.url("/auth/refreshAccessToken")).header("Cookie", app.refresh_cookie_header(&cookie)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(crate::helpers::body(resp).await["content"]["access_token"].is_string());
 }

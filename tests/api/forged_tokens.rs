@@ -84,8 +84,7 @@ async fn every_kind_of_forged_or_misused_token_is_invalid() {
     for (what, token) in cases {
         let resp = app.me(&token).await;
         assert_eq!(resp.status(), 401, "{what}");
-        let body = crate::helpers::body(resp).await;
-        assert_eq!(body["content"]["error_code"], "INVALID_ACCESS_TOKEN", "{what}: {body}");
+        crate::common::assert_envelope(&crate::helpers::body(resp).await, 401, "INVALID_ACCESS_TOKEN", &format!("{what}: "));
     }
 }
 
@@ -126,7 +125,7 @@ async fn correctly_signed_tokens_with_crit_or_an_absurd_lifetime_are_invalid_eve
             let resp = app.me(&token).await;
             assert_eq!(resp.status(), 401, "{what}, {attempt} presentation");
             let body = crate::helpers::body(resp).await;
-            assert_eq!(body["content"]["error_code"], "INVALID_ACCESS_TOKEN", "{what}, {attempt}: {body}");
+            crate::common::assert_envelope(&body, 401, "INVALID_ACCESS_TOKEN", &format!("{what}, {attempt}: "));
         }
     }
     // The same user's honest token of the configured lifetime still works.

@@ -26,10 +26,7 @@ async fn readiness_names_an_unreachable_token_store() {
     // A port nothing listens on: the service starts anyway and reports the store as down.
     let app = crate::helpers::spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1"), ("DEPENDENCY_TIMEOUT_MS", "1000")]).await;
     let resp = app.get("/health/ready").await;
-    assert_eq!(resp.status(), 503);
-    let body = body(resp).await;
-    assert_eq!(body["success"], false);
-    assert_eq!(body["content"]["error_code"], "SERVICE_UNAVAILABLE");
+    let body = crate::helpers::assert_error(resp, 503, "SERVICE_UNAVAILABLE").await;
     assert_eq!(body["content"]["checks"]["database"], "up");
     assert_eq!(body["content"]["checks"]["token_store"], "down");
 }

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::LazyLock;
 
 use gatehouse::actors::token_store::TokenBackend;
 use gatehouse::config::Config;
@@ -18,8 +17,11 @@ use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection, postgres::PgConnectOptions};
 use uuid::Uuid;
 
-pub const TEST_SECRET: &str = "WWMgovxjVmvwqMXf4Ty/wwK7HwFk1g4BM3udPucly2XA";
-pub const PASSWORD: &str = "correct horse battery";
+// The shared fixtures, under the names the API tests have always used.
+pub use crate::common::{
+    PASSWORD, SetCookie, TEST_SECRET, assert_cookie_attributes, assert_documented, assert_error, body, database_server_url, redis_url,
+    refresh_cookie, refresh_cookie_name, set_cookie,
+};
 
 pub struct TestApp {
     pub address: String,
@@ -40,15 +42,6 @@ pub fn embedded() -> bool {
 pub fn data_dir() -> String {
     let dir = std::env::temp_dir().join(format!("gh-test-{}", Uuid::new_v4().simple()));
     dir.to_string_lossy().into_owned()
-}
-
-/// The server `DATABASE_URL` points at (its database name is replaced per test).
-pub fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 fn with_database(url: &str, name: &str) -> String {
@@ -91,24 +84,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 
 /// The settings every test server starts from: no storage chosen yet (the embedded default).
 pub fn test_vars() -> HashMap<String, String> {
-    [
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("WORKERS", "2"),
-        ("JWT_SECRET", TEST_SECRET),
-        ("METRICS_ADDR", "off"),
-        // Cheap Argon2 for tests: the same code path, smaller parameters.
-        ("ARGON2_M_KIB", "1024"),
-        ("ARGON2_T", "1"),
-        ("ARGON2_P", "1"),
-        ("HASHER_THREADS", "2"),
-        // Test keys expire on their own within minutes.
-        ("REFRESH_TOKEN_TTL", "900"),
-        ("DEPENDENCY_TIMEOUT_MS", "2000"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+    let mut vars = crate::common::base_vars();
+    vars.insert("PORT".into(), "0".into());
+    vars.insert("DEPENDENCY_TIMEOUT_MS".into(), "2000".into());
+    vars
 }
 
 /// Starts a server on exactly these variables.
@@ -119,7 +98,7 @@ pub async fn start(vars: HashMap<String, String>) -> TestApp {
     let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let (backend, server) = (app.token_backend(), app.handle());
     actix_web::rt::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = crate::common::client_builder().build().unwrap();
     TestApp { address, metrics_address, client, config, backend, server }
 }
 
@@ -176,11 +155,11 @@ impl TestApp {
 
     /// Registers a fresh user with a unique name.
     pub async fn register_user(&self) -> Session {
-        let tag = &Uuid::new_v4().simple().to_string()[..10];
+        let tag = crate::common::unique_tag();
         let (username, email) = (format!("user-{tag}"), format!("{tag}@example.com"));
         let resp = self.register(&json!({"username": username, "email": email, "password": PASSWORD})).await;
         assert_eq!(resp.status(), 201);
-        let refresh = refresh_cookie(&resp).expect("register sets the refresh cookie").value;
+        let refresh = self.refresh_cookie(&resp).expect("register sets the refresh cookie").value;
         let body = body(resp).await;
         Session {
             user_id: body["content"]["user"]["id"].as_str().unwrap().to_string(),
@@ -191,13 +170,28 @@ impl TestApp {
         }
     }
 
+    /// The name of the refresh cookie this server sets (`COOKIE_NAME`).
+    pub fn refresh_cookie_name(&self) -> &str {
+        &self.config.cookie_name
+    }
+
+    /// The refresh cookie a response sets, picked by this server's cookie name.
+    pub fn refresh_cookie(&self, resp: &Response) -> Option<SetCookie> {
+        set_cookie(resp, self.refresh_cookie_name())
+    }
+
+    /// A `Cookie` request header that presents `token` as this server's refresh cookie.
+    pub fn refresh_cookie_header(&self, token: &str) -> String {
+        format!("{}={token}", self.refresh_cookie_name())
+    }
+
     /// `POST /auth/refresh` with the given refresh token as the cookie.
     pub async fn refresh(&self, token: &str) -> Response {
-        self.client.post(self.url("/auth/refresh")).header("Cookie", format!("jwt={token}")).send().await.unwrap()
+        self.client.post(self.url("/auth/refresh")).header("Cookie", self.refresh_cookie_header(token)).send().await.unwrap()
     }
 
     pub async fn logout(&self, token: &str) -> Response {
-        self.client.post(self.url("/auth/logout")).header("Cookie", format!("jwt={token}")).send().await.unwrap()
+        self.client.post(self.url("/auth/logout")).header("Cookie", self.refresh_cookie_header(token)).send().await.unwrap()
     }
 
     pub async fn me(&self, access_token: &str) -> Response {
@@ -282,87 +276,4 @@ impl TestApp {
         }
         out
     }
-}
-
-/// A `Set-Cookie` of one cookie: its value and its attributes.
-#[derive(Debug, Clone)]
-pub struct SetCookie {
-    pub value: String,
-    pub attributes: Vec<String>,
-}
-
-impl SetCookie {
-    pub fn has(&self, attribute: &str) -> bool {
-        self.attributes.iter().any(|a| a.eq_ignore_ascii_case(attribute))
-    }
-}
-
-/// The refresh cookie (the default name) a response sets.
-pub fn refresh_cookie(resp: &Response) -> Option<SetCookie> {
-    set_cookie(resp, "jwt")
-}
-
-/// The cookie called `name` among those a response sets, whatever their order.
-pub fn set_cookie(resp: &Response, name: &str) -> Option<SetCookie> {
-    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|raw| {
-        let mut parts = raw.split(';').map(str::trim);
-        let value = parts.next()?.strip_prefix(name)?.strip_prefix('=')?.to_string();
-        Some(SetCookie { value, attributes: parts.map(str::to_string).collect() })
-    })
-}
-
-/// The attributes every refresh cookie must carry, the rotated and the cleared one too.
-pub fn assert_cookie_attributes(cookie: &SetCookie) {
-    assert!(cookie.has("HttpOnly"), "{cookie:?}");
-    assert!(cookie.has("Path=/auth"), "{cookie:?}");
-    assert!(cookie.has("SameSite=Lax"), "{cookie:?}");
-    assert!(cookie.attributes.iter().any(|a| a.starts_with("Max-Age=")), "{cookie:?}");
-}
-
-/// The body as JSON. Every failure read here (and by `assert_error`) is checked against the
-/// document: its `error_code` must be listed for its path and status (`assert_documented`).
-pub async fn body(resp: Response) -> Value {
-    let (path, status) = (resp.url().path().to_string(), resp.status().as_u16());
-    let text = resp.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    assert_documented(&path, status, &body);
-    body
-}
-
-/// `/openapi.json` as the server serves it, built once for the whole run.
-static DOCUMENT: LazyLock<Value> = LazyLock::new(gatehouse::routes::openapi::document);
-
-/// Panics when `body` is a failure whose `error_code` the document does not list for `path` and
-/// `status`: under an operation of that path, or among the answers no operation makes
-/// (`components.responses`: unknown path, wrong method, refused preflight). A response says
-/// nothing of the request's method, so any operation of the path will do; every documented path
-/// serves one method, and a wrong method is `METHOD_NOT_ALLOWED`, documented once.
-pub fn assert_documented(path: &str, status: u16, body: &Value) {
-    let Some(code) = body["content"]["error_code"].as_str().filter(|_| body["success"] == false) else { return };
-    let lists = |response: &Value| {
-        let schema = &response["content"]["application/json"]["schema"];
-        match schema["properties"]["content"]["properties"]["error_code"]["enum"].as_array() {
-            Some(codes) => codes.iter().any(|c| c == code),
-            // A body that is not `ApiError`'s (`Readiness`) names its code in the description.
-            None => response["description"].as_str().is_some_and(|d| d.contains(code)),
-        }
-    };
-    let operations = DOCUMENT["paths"][path].as_object().into_iter().flat_map(|ops| ops.values());
-    let by_operation = operations.filter_map(|op| op["responses"].get(status.to_string())).any(lists);
-    let unrouted = DOCUMENT["components"]["responses"].as_object().into_iter().flat_map(|r| r.values());
-    let once = unrouted.filter(|r| r["content"]["application/json"]["schema"]["properties"]["status"]["const"] == status).any(lists);
-    assert!(by_operation || once, "{path} answered {status} {code}, which /openapi.json does not list there: {body}");
-}
-
-/// Asserts the error envelope, returns the body.
-pub async fn assert_error(resp: Response, status: u16, code: &str) -> Value {
-    assert_eq!(resp.status().as_u16(), status);
-    assert!(resp.headers().get("content-type").unwrap().to_str().unwrap().starts_with("application/json"));
-    let body = body(resp).await;
-    assert_eq!(body["success"], false, "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert_eq!(body["content"]["error_code"], code, "{body}");
-    assert!(body["content"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body["content"]["error_type"].as_str().is_some(), "{body}");
-    body
 }

@@ -1,6 +1,8 @@
 //! API tests: the real server on port 0, each test with its own PostgreSQL database and Redis
 //! key prefix. One binary, one module per endpoint.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod compressed_bodies;
 mod dashboards;
 mod demo_client;
@@ -20,11 +22,12 @@ mod origin;
 mod passwords;
 mod ping;
 mod proxies;
-#[path = "../common/raw_http.rs"]
-mod raw_http;
 mod refresh;
 mod register;
 mod secrets;
 mod slow_clients;
 mod throttle;
 mod thunder_client;
+
+// The raw-HTTP helpers under the name the tests use.
+use common::raw_http;

@@ -25,7 +25,13 @@ async fn refresh_returns_an_access_token_and_rotates_the_cookie() {
 async fn the_original_get_route_refreshes_too() {
     let app = spawn_app().await;
     let user = app.register_user().await;
-    let resp = app.client.get(app.url("/auth/refreshAccessToken")).header("Cookie", format!("jwt={}", user.refresh)).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/auth/refreshAccessToken"))
+        .header("Cookie", app.refresh_cookie_header(&user.refresh))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(refresh_cookie(&resp).is_some());
 }
@@ -94,7 +100,15 @@ async fn without_grace_exactly_one_of_concurrent_refreshes_rotates() {
     let responses = futures_util::future::join_all((0..24).map(|_| app.refresh(&user.refresh))).await;
     let winners = responses.iter().filter(|r| r.status() == 200).count();
     assert_eq!(winners, 1);
-    assert!(responses.iter().filter(|r| r.status() != 200).all(|r| r.status() == 401));
+    // Rotation is atomic: the first loser presents a rotated token with no grace, a replay that
+    // revokes the session; every later one finds the session gone.
+    let mut codes = Vec::new();
+    for resp in responses.into_iter().filter(|r| r.status() != 200) {
+        assert_eq!(resp.status(), 401);
+        codes.push(crate::helpers::body(resp).await["content"]["error_code"].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!(codes.iter().filter(|c| *c == "REFRESH_TOKEN_REUSED").count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| *c == "INVALID_REFRESH_TOKEN").count(), 22, "{codes:?}");
 }
 
 #[actix_web::test]
@@ -131,7 +145,11 @@ async fn the_cookie_name_is_configurable() {
     let token = set.value;
     let resp = app.client.post(app.url("/auth/refresh")).header("Cookie", format!("__Secure-session={token}")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert_error(app.refresh(&token).await, 401, "MISSING_REFRESH_TOKEN").await;
+    // The default name is not read once another is configured.
+    let default_name = crate::helpers::refresh_cookie_name();
+    assert_ne!(default_name, "__Secure-session");
+    let resp = app.client.post(app.url("/auth/refresh")).header("Cookie", format!("{default_name}={token}")).send().await.unwrap();
+    assert_error(resp, 401, "MISSING_REFRESH_TOKEN").await;
 }
 
 /// A cookie value of `real`'s family with every byte after the family id made up: all that
@@ -170,7 +188,8 @@ async fn a_planted_second_refresh_cookie_neither_replaces_nor_ends_the_session()
     };
     let real = &user.refresh;
     for planted in [attacker.refresh.as_str(), "", "garbage", &made_up_from_family_of(real)] {
-        for header in [format!("jwt={planted}; jwt={real}"), format!("jwt={real}; jwt={planted}")] {
+        let (planted, real) = (app.refresh_cookie_header(planted), app.refresh_cookie_header(real));
+        for header in [format!("{planted}; {real}"), format!("{real}; {planted}")] {
             for (method, path) in [("POST", "/auth/refresh"), ("GET", "/auth/refreshAccessToken"), ("POST", "/auth/logout")] {
                 let resp = with_cookie_header(&app, method, path, &header).await;
                 assert!(refresh_cookie(&resp).is_none(), "{method} {path} must not set or clear the cookie");

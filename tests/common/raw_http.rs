@@ -1,6 +1,6 @@
 //! HTTP/1.1 written by hand over TCP, for tests about what a client does to its connection:
-//! stall a body, hold connections open, connect from a chosen loopback address. Shared by
-//! `tests/api` and `tests/faults` (each includes this file as a module).
+//! stall a body, hold connections open, connect from a chosen loopback address. Part of the
+//! fixtures `tests/api` and `tests/faults` share (`tests/common`).
 
 // Each test binary uses its part of these helpers.
 #![allow(dead_code)]

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::services::{Postgres, Redis, free_port, signal};
+use crate::common::{assert_envelope, base_vars, client_builder, free_port, refresh_cookie_name_in};
+use crate::services::{Postgres, Redis, signal};
+
+// The shared fixtures, under the names the fault tests have always used.
+pub use crate::common::{PASSWORD, unique_name};
 
 /// How long a replica over healthy stores may take to become ready.
 pub const READY: Duration = Duration::from_secs(15);
-pub const SECRET: &str = "OY7jiGBMr8IDNvBD8OqKLoS4m5bq7kMZ/tRS7g99GwC2";
-pub const PASSWORD: &str = "correct horse battery";
 /// The dependency timeout the replicas run with, and the bound the tests hold a 503 to: twice
 /// it (the actor-level backstop), plus room for a busy machine. Twice the default, so that a
 /// machine busy with other builds does not turn healthy calls into timeouts.
@@ -26,6 +28,8 @@ pub const NO_THROTTLE: [(&str, &str); 3] =
 
 pub struct Replica {
     pub base: String,
+    /// The name of the refresh cookie it sets (`COOKIE_NAME`, or the default).
+    pub cookie_name: String,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -45,34 +49,27 @@ impl Replica {
         let port = free_port();
         let dir = std::env::temp_dir();
         let log = dir.join(format!("gh-faults-gatehouse-{}-{port}.log", std::process::id()));
-        let timeout = TIMEOUT_MS.to_string();
+        let (port_text, timeout) = (port.to_string(), TIMEOUT_MS.to_string());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         // A clean environment, and a working directory without a `.env` file.
         cmd.env_clear().current_dir(&dir).env("PATH", std::env::var("PATH").unwrap_or_default());
         let defaults = [
-            ("HOST", "127.0.0.1"),
-            ("PORT", &port.to_string()),
-            ("WORKERS", "2"),
-            ("JWT_SECRET", SECRET),
-            ("METRICS_ADDR", "off"),
-            ("ARGON2_M_KIB", "1024"),
-            ("ARGON2_T", "1"),
-            ("ARGON2_P", "1"),
-            ("HASHER_THREADS", "2"),
-            ("REFRESH_TOKEN_TTL", "900"),
-            ("DEPENDENCY_TIMEOUT_MS", &timeout),
+            ("PORT", port_text.as_str()),
+            ("DEPENDENCY_TIMEOUT_MS", timeout.as_str()),
             ("SHUTDOWN_GRACE", "10"),
             ("DATABASE_URL", database_url),
             ("REDIS_URL", redis_url),
             ("REDIS_KEY_PREFIX", "gh:"),
             ("RUST_LOG", "info"),
         ];
+        cmd.envs(base_vars());
         for (k, v) in defaults.iter().chain(overrides) {
             cmd.env(k, v);
         }
         let out = std::fs::File::create(&log).expect("create the replica log");
         let child = cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("start gatehouse");
-        let replica = Replica { base: format!("http://127.0.0.1:{port}"), child: Some(child), log };
+        let cookie_name = refresh_cookie_name_in(overrides);
+        let replica = Replica { base: format!("http://127.0.0.1:{port}"), cookie_name, child: Some(child), log };
         crate::services::wait_for_port(port, Duration::from_secs(30));
         replica
     }
@@ -84,6 +81,11 @@ impl Replica {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A `Cookie` request header that presents `token` as this replica's refresh cookie.
+    pub fn refresh_cookie_header(&self, token: &str) -> String {
+        format!("{}={token}", self.cookie_name)
     }
 
     pub fn pid(&self) -> u32 {
@@ -157,15 +159,10 @@ pub struct Answer {
 }
 
 impl Answer {
-    async fn read(resp: Response, started: Instant) -> Answer {
+    async fn read(resp: Response, started: Instant, cookie_name: &str) -> Answer {
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let cookie = resp
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|raw| raw.split(';').next()?.trim().strip_prefix("jwt=").filter(|v| !v.is_empty()).map(str::to_string));
+        let cookie = crate::common::set_cookie(&resp, cookie_name).map(|c| c.value).filter(|v| !v.is_empty());
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}, not JSON: {text:?}"));
         Answer { status, elapsed: started.elapsed(), retry_after, cookie, body }
@@ -184,9 +181,7 @@ impl Answer {
     /// The same, for a request that did other work (Argon2) before the dependency failed it.
     pub fn assert_unavailable_envelope(&self, what: &str) {
         assert_eq!(self.status, 503, "{what}: {}", self.body);
-        assert_eq!(self.body["success"], false, "{what}: {}", self.body);
-        assert_eq!(self.body["status"], 503, "{what}: {}", self.body);
-        assert_eq!(self.code(), "SERVICE_UNAVAILABLE", "{what}: {}", self.body);
+        assert_envelope(&self.body, 503, "SERVICE_UNAVAILABLE", &format!("{what}: "));
         assert_eq!(self.body["content"]["error_type"], "ServiceError", "{what}: {}", self.body);
         assert!(self.retry_after.is_some(), "{what}: 503 without Retry-After");
     }
@@ -205,18 +200,19 @@ pub struct Client {
 
 impl Client {
     pub fn new() -> Client {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let http = client_builder().timeout(Duration::from_secs(20)).build().unwrap();
         Client { http }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+    /// Sends `req` to `at` and reads the answer (the refresh cookie by `at`'s cookie name).
+    async fn send(&self, at: &Replica, req: reqwest::RequestBuilder) -> Answer {
         let started = Instant::now();
         let resp = req.send().await.unwrap_or_else(|e| panic!("request failed at the transport level: {e}"));
-        Answer::read(resp, started).await
+        Answer::read(resp, started, &at.cookie_name).await
     }
 
     pub async fn register(&self, at: &Replica, username: &str) -> Answer {
-        self.send(self.http.post(at.url("/auth/register")).json(&json!({"username": username, "password": PASSWORD}))).await
+        self.send(at, self.http.post(at.url("/auth/register")).json(&json!({"username": username, "password": PASSWORD}))).await
     }
 
     pub async fn login(&self, at: &Replica, username: &str) -> Answer {
@@ -224,29 +220,24 @@ impl Client {
     }
 
     pub async fn login_with(&self, at: &Replica, username: &str, password: &str) -> Answer {
-        self.send(self.http.post(at.url("/auth/login")).json(&json!({"username": username, "password": password}))).await
+        self.send(at, self.http.post(at.url("/auth/login")).json(&json!({"username": username, "password": password}))).await
     }
 
     pub async fn refresh(&self, at: &Replica, token: &str) -> Answer {
-        self.send(self.http.post(at.url("/auth/refresh")).header("cookie", format!("jwt={token}"))).await
+        self.send(at, self.http.post(at.url("/auth/refresh")).header("cookie", at.refresh_cookie_header(token))).await
     }
 
     pub async fn logout(&self, at: &Replica, token: &str) -> Answer {
-        self.send(self.http.post(at.url("/auth/logout")).header("cookie", format!("jwt={token}"))).await
+        self.send(at, self.http.post(at.url("/auth/logout")).header("cookie", at.refresh_cookie_header(token))).await
     }
 
     pub async fn me(&self, at: &Replica, access_token: &str) -> Answer {
-        self.send(self.http.get(at.url("/auth/me")).bearer_auth(access_token)).await
+        self.send(at, self.http.get(at.url("/auth/me")).bearer_auth(access_token)).await
     }
 
     pub async fn get(&self, at: &Replica, path: &str) -> Answer {
-        self.send(self.http.get(at.url(path))).await
+        self.send(at, self.http.get(at.url(path))).await
     }
-}
-
-/// A user name no other test uses.
-pub fn unique_name(tag: &str) -> String {
-    format!("{tag}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// A session: what register or login handed the client.
@@ -256,6 +247,7 @@ pub struct Session {
 }
 
 impl Session {
+    /// From the answer of a register (201), a login or a refresh (200); the caller knows which.
     pub fn from(answer: &Answer) -> Session {
         assert!(matches!(answer.status, 200 | 201), "{}", answer.body);
         Session { access: answer.access_token(), refresh: answer.cookie.clone().expect("a session sets the refresh cookie") }

@@ -3,13 +3,16 @@
 //! are asserted from the clients' side. See docs/reliability.md.
 
 mod bodies;
+#[path = "../common/mod.rs"]
+mod common;
 mod consistency;
 mod dependencies;
 mod gatehouse;
 mod overload;
-#[path = "../common/raw_http.rs"]
-mod raw_http;
 mod replicas;
 mod services;
 mod shutdown;
 mod slow_clients;
+
+// The raw-HTTP helpers under the name the tests use.
+use common::raw_http;

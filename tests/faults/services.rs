@@ -9,11 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().unwrap().port()
-}
+pub use crate::common::free_port;
 
 /// Sends `signal` (a name such as `TERM`) to `pid`; a process already gone is not an error.
 pub fn signal(pid: u32, signal: &str) {

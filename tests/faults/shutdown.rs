@@ -108,16 +108,12 @@ async fn in_flight_requests_finish_while_idle_workers_stop_and_their_tokens_work
     }
 }
 
-/// Posts a username and the test password; the status, the body and the refresh cookie.
+/// Posts a username and the test password; the status, the body and the refresh cookie (the
+/// replicas here run with the default cookie name).
 async fn post_json(client: &Client, base: &str, path: &str, username: &str) -> (u16, serde_json::Value, Option<String>) {
     let body = serde_json::json!({"username": username, "password": crate::gatehouse::PASSWORD});
     let resp = client.http.post(format!("{base}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{path} cut off: {e}"));
     let status = resp.status().as_u16();
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.split(';').next()?.strip_prefix("jwt=").map(str::to_string));
+    let cookie = crate::common::refresh_cookie(&resp).map(|c| c.value);
     (status, resp.json().await.unwrap_or_default(), cookie)
 }

@@ -54,7 +54,7 @@ async fn a_slow_body_flood_is_bounded_per_client_and_timed_out_while_others_are_
     let app = Replica::start(&pg.url(), &redis.url(), &[("MAX_CONNECTIONS_PER_IP", &per_ip), ("BODY_READ_TIMEOUT", &timeout)]).await;
     // Every request of the test but the flood's comes from the probe's address, so 127.0.0.1
     // holds no connection (a pooled keep-alive one) when the flood starts.
-    let probe = Client { http: reqwest::Client::builder().local_address(PROBE).timeout(Duration::from_secs(20)).build().unwrap() };
+    let probe = Client { http: crate::common::client_builder().local_address(PROBE).timeout(Duration::from_secs(20)).build().unwrap() };
     app.wait_ready(&probe, READY).await;
     let session = Session::from(&probe.register(&app, &unique_name("slow")).await);
     let mut baseline = Vec::new();

@@ -1,6 +1,6 @@
 //! Fault injection: gatehouse replicas (the real binary) over their own PostgreSQL and Redis on
 //! private loopback ports, which the tests crash, freeze and restart mid-traffic; the outcomes
-//! are asserted from the clients' side. See the README's Reliability section.
+//! are asserted from the clients' side. See docs/reliability.md.
 
 mod bodies;
 #[path = "../common/mod.rs"]

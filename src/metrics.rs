@@ -129,7 +129,7 @@ pub fn init_series() {
         (LOGINS, &["success", "failure", "rejected", "throttled", "shed", "error"]),
         (REGISTRATIONS, &["success", "conflict", "rejected", "throttled", "shed", "error"]),
         (LOGOUTS, &["success", "rejected", "error"]),
-        (REFRESHES, &["rotated", "grace", "reused", "invalid", "missing", "error"]),
+        (REFRESHES, &["rotated", "grace", "reused", "invalid", "missing", "ambiguous", "error"]),
     ];
     for (name, values) in outcomes {
         for &outcome in values {

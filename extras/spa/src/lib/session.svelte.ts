@@ -1,8 +1,9 @@
 // The UI's auth state (who is logged in, what to tell them) and the actions that change it.
 import { goto } from '$app/navigation';
 import { createClient, type Credentials, type Registration } from './api/client';
-import type { User } from './api/envelope';
+import { ApiError, type User } from './api/envelope';
 import { GATEHOUSE_URL } from './config';
+import { sentence } from './text';
 
 export type AuthStatus = 'restoring' | 'anonymous' | 'authenticated';
 
@@ -42,7 +43,13 @@ export async function restoreSession(): Promise<void> {
 			signedIn(await api.me());
 			return;
 		}
-	} catch {
+	} catch (error) {
+		// Two refresh cookies (one planted by a sibling subdomain): gatehouse uses neither, and
+		// only the user can clear them, so say so on the login page.
+		if (error instanceof ApiError && error.code === 'AMBIGUOUS_REFRESH_TOKEN') {
+			signedOut(sentence(error.message));
+			return;
+		}
 		// Service unreachable: show the app logged out rather than hang on "restoring".
 	}
 	signedOut(auth.notice);

@@ -1,5 +1,5 @@
 //! The database schema: migrations at startup, retried in the background while PostgreSQL is
-//! unreachable, and the flag that tells requests and readiness whether the schema is in place.
+//! unreachable; they turn the `Schema` flag (`actors::user_repo::Schema`) ready.
 //!
 //! Reliability: an orchestrator starts replicas in any order and restarts a crashing one with
 //! growing delays. So a replica whose database is not up yet starts anyway, answers 503 for
@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use sqlx::migrate::MigrateError;
 
-pub use crate::actors::user_repo::Schema;
-use crate::actors::user_repo::{UserStore, is_unavailable};
+use crate::actors::user_repo::{Schema, UserStore, is_unavailable};
 
 /// First and longest pause between migration attempts while the database is unreachable.
 const FIRST_RETRY: Duration = Duration::from_millis(250);

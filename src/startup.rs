@@ -94,9 +94,7 @@ impl Application {
                 users: Users::new(UserRepo::new(user_store.clone()).start(), actor_timeout).gated(schema.clone()),
                 pools: std::iter::once(PoolProbe::Database(user_store.clone()))
                     .chain(match &token_backend {
-                        TokenBackend::Redis(redis) => {
-                            Some(PoolProbe::Redis { pool: redis.pool().clone(), max: config.stores.redis_max_connections })
-                        }
+                        TokenBackend::Redis(redis) => Some(PoolProbe::Redis(redis.pool().clone())),
                         TokenBackend::Memory(_) => None,
                     })
                     .collect(),

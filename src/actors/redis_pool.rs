@@ -176,13 +176,13 @@ impl RedisPool {
         self.with_conn(async |c| redis::cmd("PING").query_async::<String>(c).await).await.map(drop)
     }
 
-    /// Connections open and idle, over this pool and every worker's.
-    pub fn pool_state(&self) -> (u32, u32) {
+    /// Connections open and idle, over this pool and every worker's, and the configured maximum.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
         let pools = self.worker_pools.lock().unwrap_or_else(|p| p.into_inner());
         std::iter::once(&self.pool)
             .chain(pools.iter())
             .map(|p| p.state())
-            .fold((0, 0), |(open, idle), s| (open + s.connections, idle + s.idle_connections))
+            .fold((0, 0, self.max_connections), |(open, idle, max), s| (open + s.connections, idle + s.idle_connections, max))
     }
 }
 

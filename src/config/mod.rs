@@ -146,7 +146,7 @@ impl Config {
                     .collect::<Result<_, _>>()?,
                 body_read_timeout: Duration::from_secs(env.parse("BODY_READ_TIMEOUT", 10)?),
                 max_connections_per_ip: env.parse("MAX_CONNECTIONS_PER_IP", 64)?,
-                max_connections: env.raw("MAX_CONNECTIONS").is_some().then(|| env.parse("MAX_CONNECTIONS", 0)).transpose()?,
+                max_connections: env.optional("MAX_CONNECTIONS")?,
                 metrics_addr,
             },
             stores: StoresConfig {
@@ -275,10 +275,15 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     where
         T::Err: Display,
     {
-        match self.raw(name) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|e: T::Err| ConfigError(format!("invalid value for {name}: {v:?} ({e})"))),
-        }
+        Ok(self.optional(name)?.unwrap_or(default))
+    }
+
+    /// A variable with no default: `None` when it is not given.
+    fn optional<T: FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: Display,
+    {
+        self.raw(name).map(|v| v.parse().map_err(|e: T::Err| ConfigError(format!("invalid value for {name}: {v:?} ({e})")))).transpose()
     }
 }
 

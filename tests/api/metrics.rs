@@ -99,7 +99,7 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
     let probes = Probes {
         tokens: tokens.clone(),
         users: Users::new(UserRepo::new(UserStore::Postgres(pg.clone())).start(), Duration::from_secs(2)),
-        pools: vec![PoolProbe::Database(UserStore::Postgres(pg)), PoolProbe::Redis { pool: long.pool().clone(), max: 2 }],
+        pools: vec![PoolProbe::Database(UserStore::Postgres(pg)), PoolProbe::Redis(long.pool().clone())],
         exporter: None,
     };
     assert_eq!(live_tokens::tick(&tokens).await, Some(0));

@@ -56,15 +56,12 @@ impl RedisTokens {
 
     /// The same store over a pool of the worker's own (see `RedisPool::for_worker`).
     pub fn for_worker(&self, share: usize) -> RedisTokens {
-        RedisTokens {
-            redis: self.redis.for_worker(share),
-            ttl: self.ttl,
-            grace: self.grace,
-            issue: self.issue.clone(),
-            rotate: self.rotate.clone(),
-            revoke: self.revoke.clone(),
-            live: self.live.clone(),
-        }
+        RedisTokens::over(self.redis.for_worker(share), self.ttl, self.grace)
+    }
+
+    /// The sorted set of users holding a live refresh token, with their expiry.
+    fn live_key(&self) -> String {
+        format!("{}live", self.redis.prefix())
     }
 
     /// The connections this store uses, for the counter store to share and the pool gauges.
@@ -89,7 +86,7 @@ impl RedisTokens {
                 self.issue
                     .key(self.key("user", &uid))
                     .key(self.key("fam", &family))
-                    .key(format!("{}live", self.redis.prefix()))
+                    .key(self.live_key())
                     .arg(&uid)
                     .arg(&family)
                     .arg(&hash.0)
@@ -110,7 +107,7 @@ impl RedisTokens {
             .with_conn(async |c| {
                 self.rotate
                     .key(self.key("fam", &family))
-                    .key(format!("{}live", self.redis.prefix()))
+                    .key(self.live_key())
                     .arg(&family)
                     .arg(&presented.hash().0)
                     .arg(&successor.hash().0)
@@ -133,7 +130,7 @@ impl RedisTokens {
             .with_conn(async |c| {
                 self.revoke
                     .key(self.key("fam", &family))
-                    .key(format!("{}live", self.redis.prefix()))
+                    .key(self.live_key())
                     .arg(&family)
                     .arg(&presented.hash().0)
                     .arg(self.redis.prefix())
@@ -146,7 +143,7 @@ impl RedisTokens {
 
     /// Removes expired entries from the live set and counts the users with a live token.
     pub async fn sweep_and_count(&self) -> Result<u64, ApiError> {
-        self.redis.with_conn(async |c| self.live.key(format!("{}live", self.redis.prefix())).invoke_async(c).await).await
+        self.redis.with_conn(async |c| self.live.key(self.live_key()).invoke_async(c).await).await
     }
 
     pub async fn ping(&self) -> Result<(), ApiError> {

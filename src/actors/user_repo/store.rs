@@ -23,8 +23,8 @@ pub enum UserStore {
 const INVALID_URL: &str = "DATABASE_URL is not a valid database URL";
 
 impl UserStore {
-    /// Builds the pool without connecting, so the service can start while PostgreSQL is away.
-    /// Makes the pool without connecting; for SQLite, first creates the database file, private.
+    /// Builds the pool without connecting, so the service can start while PostgreSQL is away;
+    /// for SQLite, first creates the database file, private.
     pub fn connect_lazy(database: &Database, max_connections: u32, timeout: Duration) -> anyhow::Result<UserStore> {
         Ok(match database {
             Database::Postgres(url) => UserStore::Postgres(

@@ -13,10 +13,10 @@ use crate::actors::token_store::TokenBackend;
 use crate::actors::user_repo::UserStore;
 use crate::metrics;
 
-/// A connection pool whose connections are reported, with its configured maximum.
+/// A connection pool whose connections are reported.
 pub enum PoolProbe {
     Database(UserStore),
-    Redis { pool: RedisPool, max: u32 },
+    Redis(RedisPool),
 }
 
 /// What a tick looks at.
@@ -49,9 +49,9 @@ pub async fn tick(probes: &Probes) -> TickReport {
                 let (engine, size, idle, max) = store.pool_state();
                 metrics::pool_connections(engine, idle, size.saturating_sub(idle), max);
             }
-            PoolProbe::Redis { pool, max } => {
-                let (size, idle) = pool.pool_state();
-                metrics::pool_connections("redis", idle, size.saturating_sub(idle), *max);
+            PoolProbe::Redis(pool) => {
+                let (size, idle, max) = pool.pool_state();
+                metrics::pool_connections("redis", idle, size.saturating_sub(idle), max);
             }
         }
     }

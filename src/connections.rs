@@ -19,7 +19,7 @@ use crate::error::ApiError;
 
 /// File descriptors kept out of `MAX_CONNECTIONS`'s default, besides the two pools: listeners,
 /// the metrics listener and its clients, each worker's event loop, the SQLite files, the logs.
-pub const FD_RESERVE: u64 = 256;
+const FD_RESERVE: u64 = 256;
 
 /// actix-server's own default, per worker: the default total never exceeds what it would allow.
 const ACTIX_DEFAULT_PER_WORKER: u64 = 25_000;
@@ -64,7 +64,8 @@ impl ConnectionTable {
     }
 
     /// How many connections `ip`'s client holds open.
-    pub fn count(&self, ip: IpAddr) -> usize {
+    #[cfg(test)]
+    fn count(&self, ip: IpAddr) -> usize {
         self.open.lock().unwrap_or_else(PoisonError::into_inner).get(&Peer::from(ip)).copied().unwrap_or(0)
     }
 
@@ -206,7 +207,7 @@ pub fn raise_open_files_limit() -> std::io::Result<(u64, u64)> {
 }
 
 /// The soft limit on open files now in force, when the system tells.
-pub fn open_files_limit() -> Option<u64> {
+fn open_files_limit() -> Option<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: as above.
     (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit.rlim_cur)
@@ -215,7 +216,7 @@ pub fn open_files_limit() -> Option<u64> {
 /// The total connection bound: `configured` (`MAX_CONNECTIONS`) when given, else all the open
 /// files the process may have less `reserved`; never more than `fd_limit - reserved`, so the
 /// pools, the listeners and the files always find a descriptor. At least one per worker.
-pub fn max_connections(configured: Option<u64>, fd_limit: Option<u64>, reserved: u64, workers: u64) -> u64 {
+fn max_connections(configured: Option<u64>, fd_limit: Option<u64>, reserved: u64, workers: u64) -> u64 {
     let ceiling = fd_limit.map(|fds| fds.saturating_sub(reserved));
     let wanted = configured.unwrap_or_else(|| ceiling.unwrap_or(u64::MAX).min(ACTIX_DEFAULT_PER_WORKER * workers));
     ceiling.map_or(wanted, |c| wanted.min(c)).max(workers)

@@ -186,7 +186,9 @@ impl ApiError {
         }
     }
 
-    fn retry_after(&self) -> Option<Duration> {
+    /// How long a client should wait before retrying, for the failures that are temporary: also
+    /// what the OpenAPI document says carries `Retry-After`.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after } => Some(*retry_after),
             ApiError::Unavailable(_) | ApiError::TooManyConnections => Some(Duration::from_secs(1)),

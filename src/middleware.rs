@@ -32,7 +32,7 @@ impl actix_web::FromRequest for RequestId {
     type Future = std::future::Ready<Result<RequestId, Self::Error>>;
 
     /// The id `request_context` gave the request; a fresh one where that middleware is not
-    /// installed (some tests), so a handler always has one to log.
+    /// installed (a handler called without the middleware), so a handler always has one to log.
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         std::future::ready(Ok(req.extensions().get::<RequestId>().cloned().unwrap_or_else(|| RequestId(new_request_id()))))
     }

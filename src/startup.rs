@@ -138,7 +138,8 @@ impl Application {
             // The token store runs on the worker itself, over a Redis pool of the worker's own
             // opened here, on the worker's thread: a refresh then costs no thread hop at all (the
             // hop to a store thread was a third of its CPU), and since only this worker's
-            // requests use the pool, it lives exactly as long as they may need it.
+            // requests use the pool, it lives exactly as long as they may need it. The throttle's
+            // counter store shares that pool.
             let worker_backend = backend.for_worker(workers);
             let counters =
                 CounterStore::new(CounterStoreActor::new(counters_beside(&worker_backend, &memory_counters)).start(), actor_timeout);

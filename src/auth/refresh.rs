@@ -34,7 +34,9 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
             return Ok(Refresh::Refused(e));
         }
     };
-    let (user_id, refresh) = match services.tokens.rotate(presented).await? {
+    // A failure of the store or of signing is the service's, counted here with the rest.
+    let failed = |_: &ApiError| crate::metrics::refresh_outcome("error");
+    let (user_id, refresh) = match services.tokens.rotate(presented).await.inspect_err(failed)? {
         RotateOutcome::Rotated { user_id, token } => {
             log::info!(target: "gatehouse::auth", "refresh rotated user_id={user_id} rid={rid}");
             crate::metrics::refresh_outcome("rotated");
@@ -56,5 +58,5 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
             return Ok(Refresh::Refused(ApiError::InvalidRefreshToken));
         }
     };
-    Ok(Refresh::Rotated { access: services.access_token(user_id)?, refresh })
+    Ok(Refresh::Rotated { access: services.access_token(user_id).inspect_err(failed)?, refresh })
 }

@@ -1,4 +1,4 @@
-//! Outcomes of logins, registrations, logouts and refreshes, read from the finished response by
+//! Outcomes of logins, registrations and logouts (a refresh's are counted by its flow), read from the finished response by
 //! the request middleware, so every early return of a handler is counted the same way. Which
 //! counter a route feeds is one of its declared facts (`routes::facts::Declared::COUNTER`),
 //! carried to the middleware as the resource's data: no route strings are matched here.
@@ -13,9 +13,6 @@ pub enum Counter {
     Logins,
     Registrations,
     Logouts,
-    /// The refresh handler counts the outcomes it decides itself; the middleware adds the
-    /// failures of the service (5xx).
-    Refreshes,
 }
 
 /// `success`, `failure` (wrong credentials), `conflict` (name or email taken), `throttled`,
@@ -40,8 +37,6 @@ pub fn outcome<B>(res: &ServiceResponse<B>) -> &'static str {
 pub fn record<B>(counter: Option<Counter>, res: &ServiceResponse<B>) {
     let name = match counter {
         None => return,
-        Some(Counter::Refreshes) if res.status().is_server_error() => return super::refresh_outcome("error"),
-        Some(Counter::Refreshes) => return,
         Some(Counter::Logins) => super::LOGINS,
         Some(Counter::Registrations) => super::REGISTRATIONS,
         Some(Counter::Logouts) => super::LOGOUTS,

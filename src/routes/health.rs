@@ -8,7 +8,6 @@ use crate::error::ApiError;
 use crate::routes::facts::Declared;
 use crate::state::AppState;
 
-// For the document only: the handler writes this content as JSON.
 /// `content` of `GET /health/live`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LiveContent {
@@ -33,7 +32,7 @@ impl Declared for Ready {
 /// does not restart a healthy replica because a dependency is away.
 #[utoipa::path(get, path = "/health/live", impl_for = Live, tag = "ops", responses((status = 200, description = "the process serves", body = Envelope<LiveContent>)))]
 pub async fn live() -> HttpResponse {
-    success(StatusCode::OK, serde_json::json!({ "status": "live" }))
+    success(StatusCode::OK, LiveContent { status: "live".into() })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,7 +55,7 @@ pub struct Checks {
 
 /// Ready when both stores answer; otherwise 503 naming the one that does not.
 #[utoipa::path(get, path = "/health/ready", impl_for = Ready, tag = "ops", responses(
-    (status = 200, description = "PostgreSQL and Redis answer", body = Envelope<Readiness>),
+    (status = 200, description = "the user store and the token store answer (PostgreSQL and Redis, or the embedded stores)", body = Envelope<Readiness>),
     (status = 503, description = "a dependency is down: `checks` names it; `content` also carries `error_code: SERVICE_UNAVAILABLE`", body = Envelope<Readiness>)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (db, store) = futures_util::future::join(state.services.users.ping(), state.services.tokens.ping()).await;

@@ -100,9 +100,7 @@ fn error_response(status: u16, errors: &[&ApiError]) -> Value {
             "examples": examples
         }}
     });
-    if errors.iter().any(|e| {
-        matches!(e, ApiError::RateLimited { .. } | ApiError::TooManyConnections | ApiError::Overloaded { .. } | ApiError::Unavailable(_))
-    }) {
+    if errors.iter().any(|e| e.retry_after().is_some()) {
         response["headers"] = json!({"retry-after": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}});
     }
     response

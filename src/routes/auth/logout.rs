@@ -12,7 +12,6 @@ use crate::middleware::RequestId;
 use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 
-// For the document only: the handler writes this content as JSON.
 /// `content` of `POST /auth/logout`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LogoutContent {
@@ -37,5 +36,5 @@ pub async fn logout(_: CheckedOrigin, rid: RequestId, state: web::Data<AppState>
     auth::logout(&state.services, &rid, state.cookie.read(&req)).await?;
     let mut builder = HttpResponse::build(StatusCode::OK);
     builder.cookie(state.cookie.clear());
-    Ok(success_with(builder, serde_json::json!({ "message": "logged out" })))
+    Ok(success_with(builder, LogoutContent { message: "logged out".into() }))
 }

@@ -8,7 +8,6 @@ use crate::auth::{self, Refresh as Refreshed};
 use crate::client::CheckedOrigin;
 use crate::envelope::{Envelope, success_with};
 use crate::error::{ApiError, Dependency};
-use crate::metrics::auth::Counter;
 use crate::middleware::RequestId;
 use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
@@ -25,7 +24,6 @@ pub struct Refresh;
 
 impl Declared for Refresh {
     const ERRORS: &'static [&'static [ApiError]] = ERRORS;
-    const COUNTER: Option<Counter> = Some(Counter::Refreshes);
 }
 
 /// `GET /auth/refreshAccessToken`, the original demo's name for the same operation, declared.
@@ -33,7 +31,6 @@ pub struct RefreshAccessToken;
 
 impl Declared for RefreshAccessToken {
     const ERRORS: &'static [&'static [ApiError]] = ERRORS;
-    const COUNTER: Option<Counter> = Some(Counter::Refreshes);
 }
 
 #[utoipa::path(post, path = "/auth/refresh", impl_for = Refresh, tag = "auth", params(("jwt" = Option<String>, Cookie, description = "the refresh token; more than one cookie of this name is refused (`AMBIGUOUS_REFRESH_TOKEN`) and changes nothing")),

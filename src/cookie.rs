@@ -63,10 +63,6 @@ impl RefreshCookie {
         }
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     fn build(&self, value: String, max_age: time::Duration) -> Cookie<'static> {
         self.attributes.build(&self.name, value, max_age)
     }
@@ -94,10 +90,7 @@ impl RefreshCookie {
     /// on every cookie when one of them is not UTF-8, and names are compared both as sent and
     /// percent-decoded, since actix decodes them (`%6Awt` is another cookie to the browser).
     pub fn read(&self, req: &HttpRequest) -> Result<RefreshToken, ApiError> {
-        let mut found = req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).filter_map(|pair| {
-            let (name, value) = pair.split_at(pair.iter().position(|b| *b == b'=')?);
-            self.is_ours(name.trim_ascii()).then(|| value[1..].trim_ascii())
-        });
+        let mut found = values_named(req, &self.name);
         let value = found.next().ok_or(ApiError::MissingRefreshToken)?;
         if found.next().is_some() {
             return Err(ApiError::AmbiguousRefreshToken);
@@ -109,31 +102,23 @@ impl RefreshCookie {
         }
         std::str::from_utf8(value).ok().and_then(RefreshToken::parse).ok_or(ApiError::InvalidRefreshToken)
     }
+}
 
-    /// Whether a cookie name, as sent, is this cookie's name, also after percent-decoding.
-    fn is_ours(&self, name: &[u8]) -> bool {
-        name == self.name.as_bytes() || (name.contains(&b'%') && percent_decoded(name) == self.name.as_bytes())
-    }
+/// The values of every cookie called `name` in the request's `Cookie` headers, in order, read
+/// from the raw bytes (see `RefreshCookie::read` for why not `HttpRequest::cookies`). A name
+/// matches as sent and also percent-decoded, as actix would decode it.
+pub fn values_named<'a>(req: &'a HttpRequest, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    req.headers().get_all(header::COOKIE).flat_map(|value| value.as_bytes().split(|b| *b == b';')).filter_map(move |pair| {
+        let (sent, value) = pair.split_at(pair.iter().position(|b| *b == b'=')?);
+        let sent = sent.trim_ascii();
+        let ours = sent == name.as_bytes() || (sent.contains(&b'%') && percent_decoded(sent) == name.as_bytes());
+        ours.then(|| value[1..].trim_ascii())
+    })
 }
 
 /// `%XX` sequences decoded; anything else, a malformed `%` included, kept as it is.
 fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
+    percent_encoding::percent_decode(bytes).collect()
 }
 
 #[cfg(test)]

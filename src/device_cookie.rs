@@ -2,13 +2,14 @@
 //! note that this browser has logged into an account before, so that its login attempts are
 //! counted apart from everyone else's and a lockout by strangers does not lock its owner out.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, time};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use jsonwebtoken::get_current_timestamp;
 use rand::RngCore;
 use uuid::Uuid;
 
@@ -70,14 +71,17 @@ impl DeviceCookie {
     pub fn issue(&self, user_id: Uuid) -> Cookie<'static> {
         let mut nonce = [0u8; 16];
         rand::rng().fill_bytes(&mut nonce);
-        let value = self.sign(&Device { user_id, nonce }, unix_now());
+        let value = self.sign(&Device { user_id, nonce }, get_current_timestamp());
         self.attributes.build(&self.name, value, time::Duration::seconds(self.ttl.as_secs() as i64))
     }
 
     /// The device the request's cookie names, when the cookie is there, well-formed, signed
     /// with this service's key and not expired; anything else counts as no cookie at all.
     pub fn read(&self, req: &HttpRequest) -> Option<Device> {
-        self.verify(req.cookie(&self.name)?.value(), unix_now())
+        // The first cookie of the name, read as the refresh cookie is: one sibling cookie that is
+        // not UTF-8 must not hide it (its owner would meet the anonymous lockout).
+        let value = crate::cookie::values_named(req, &self.name).next()?;
+        self.verify(std::str::from_utf8(value).ok()?, get_current_timestamp())
     }
 
     fn sign(&self, device: &Device, issued_at: u64) -> String {
@@ -120,10 +124,6 @@ impl DeviceCookie {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(a.name(), "jwt-device");
         assert_eq!((a.http_only(), a.path(), a.max_age()), (Some(true), Some("/auth"), Some(time::Duration::seconds(365 * DAY as i64))));
         assert_eq!(a.same_site(), Some(actix_web::cookie::SameSite::Lax));
-        let (da, db) = (c.verify(a.value(), unix_now()).unwrap(), c.verify(b.value(), unix_now()).unwrap());
+        let (da, db) = (c.verify(a.value(), get_current_timestamp()).unwrap(), c.verify(b.value(), get_current_timestamp()).unwrap());
         assert_eq!((da.user_id, db.user_id), (Uuid::nil(), Uuid::nil()));
         assert_ne!(da.nonce, db.nonce);
     }

@@ -69,7 +69,7 @@ pub struct Session {
 
 impl Services {
     /// Signs an access token for `user_id`.
-    pub fn access_token(&self, user_id: Uuid) -> Result<AccessToken, ApiError> {
+    pub(crate) fn access_token(&self, user_id: Uuid) -> Result<AccessToken, ApiError> {
         let token = self.access.sign(user_id).map_err(|e| {
             log::error!("signing an access token failed: {e}");
             ApiError::Internal

@@ -33,8 +33,9 @@ const MAX_CHARS: usize = 128;
 /// fullwidth "ｐａｓｓ" or "pass", a no-break space or a space. Everything else is kept as sent
 /// (case, spaces, punctuation). The length bounds count the normalised characters.
 ///
-/// Reliability: normalising stops one character past the bound, so an oversized password costs
-/// no more to refuse than a maximal one.
+/// Reliability: normalising stops soon after the bound (a run of combining marks is buffered
+/// whole; the body limit bounds it), so an oversized password costs little more to refuse than
+/// a maximal one.
 fn normalise(raw: &str) -> Result<String, ValidationError> {
     let normalised: String = raw.nfkc().take(MAX_CHARS + 1).collect();
     if normalised.chars().count() > MAX_CHARS {

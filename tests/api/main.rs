@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod hostile_input;
 mod http_layer;
+mod keys;
 mod login;
 mod logout;
 mod me;

@@ -320,3 +320,10 @@ impl TestApp {
         out
     }
 }
+
+/// The claims of a JWT, unverified: for a test that needs a token's times.
+pub fn body_of_token(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}

@@ -25,6 +25,7 @@ mod ping;
 mod proxies;
 mod refresh;
 mod register;
+mod resource_server;
 mod secrets;
 mod slow_clients;
 mod throttle;

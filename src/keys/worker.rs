@@ -9,7 +9,7 @@ use actix::{Actor, ActorFutureExt, AsyncContext, Context, WrapFuture};
 use super::Keys;
 
 /// While the keys were never read (the database away at startup), a tick is retried this soon.
-const RETRY: Duration = Duration::from_secs(1);
+const RETRY: Duration = Duration::from_millis(250);
 
 pub struct KeyWorker {
     keys: Keys,

@@ -41,7 +41,7 @@ pub struct KeySet {
     signing: Option<SigningKey>,
     jwks: Bytes,
     published: usize,
-    /// When the current key became current (for the key-age gauge).
+    /// When the current key became current (for the key-age gauge); `None` under HS256.
     pub current_since: Option<i64>,
     /// Whether the stored keys were read at least once: before, a kid this set does not know
     /// may be a good one, and the answer is "unavailable" rather than "invalid".
@@ -99,7 +99,8 @@ impl KeySet {
                 VerifyKey { alg: Algorithm::HS256, decoding: jsonwebtoken::DecodingKey::from_secret(ctx.secret), verify_until: None },
             );
             signing = Some(hs256_signing_key(ctx.secret));
-            current_since = rows.iter().find(|r| r.kid == HS256_KID).and_then(|r| r.activated_at);
+            // The secret does not rotate: no key age to watch.
+            current_since = None;
         }
         let published = jwks.len();
         // unwrap: a JSON value always serializes.

@@ -36,22 +36,35 @@ macro_rules! rows_from {
         $rows
             .into_iter()
             .filter_map(|row| {
-                let kid: String = row.try_get("kid").ok()?;
-                let algorithm: String = row.try_get("algorithm").ok()?;
-                let Ok(alg) = algorithm.parse::<Algorithm>() else {
-                    log::error!("signing key {kid} has an unknown algorithm {algorithm:?}; ignored");
-                    return None;
+                let read = || -> Result<(String, KeyRow), sqlx::Error> {
+                    let algorithm: String = row.try_get("algorithm")?;
+                    // A placeholder algorithm for a name this release does not know: see below.
+                    let alg = algorithm.parse::<Algorithm>().unwrap_or(Algorithm::HS256);
+                    Ok((
+                        algorithm,
+                        KeyRow {
+                            kid: row.try_get("kid")?,
+                            alg,
+                            public_key: row.try_get("public_key")?,
+                            sealed_private: row.try_get("sealed_private")?,
+                            created_at: row.try_get("created_at")?,
+                            activated_at: row.try_get("activated_at")?,
+                            retired_at: row.try_get("retired_at")?,
+                            verify_until: row.try_get("verify_until")?,
+                        },
+                    ))
                 };
-                Some(KeyRow {
-                    kid,
-                    alg,
-                    public_key: row.try_get("public_key").ok()?,
-                    sealed_private: row.try_get("sealed_private").ok()?,
-                    created_at: row.try_get("created_at").ok()?,
-                    activated_at: row.try_get("activated_at").ok()?,
-                    retired_at: row.try_get("retired_at").ok()?,
-                    verify_until: row.try_get("verify_until").ok()?,
-                })
+                match read() {
+                    Ok((algorithm, key)) if algorithm.parse::<Algorithm>().is_err() => {
+                        log::error!("signing key {} has an unknown algorithm {algorithm:?}; ignored", key.kid);
+                        None
+                    }
+                    Ok((_, key)) => Some(key),
+                    Err(e) => {
+                        log::error!("a signing key row could not be read: {e}; ignored");
+                        None
+                    }
+                }
             })
             .collect::<Vec<KeyRow>>()
     };

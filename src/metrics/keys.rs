@@ -30,9 +30,9 @@ pub fn lifetime(lifetime: Duration) {
 
 /// The gauges of a freshly loaded key set.
 pub fn key_set(set: &KeySet, now: i64) {
-    if let Some(since) = set.current_since {
-        metrics::gauge!(KEY_AGE).set(now.saturating_sub(since).max(0) as f64);
-    }
+    // Zero under HS256 (the secret does not rotate), so the stuck-worker alert stays quiet.
+    let age = set.current_since.map_or(0, |since| now.saturating_sub(since).max(0));
+    metrics::gauge!(KEY_AGE).set(age as f64);
     metrics::gauge!(KEYS_PUBLISHED).set(set.published() as f64);
 }
 

@@ -134,6 +134,8 @@ pub fn fresh_key(sealer: &Sealer, alg: Algorithm, now: i64) -> KeyRow {
     rand::rng().fill_bytes(&mut id);
     let kid = URL_SAFE_NO_PAD.encode(id);
     let (private, public_key) = material::generate(alg);
+    // Security: the private half exists in clear only until it is sealed.
+    let private = zeroize::Zeroizing::new(private);
     KeyRow {
         sealed_private: sealer.seal(&kid, alg.name(), &private),
         kid,

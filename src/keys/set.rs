@@ -146,8 +146,10 @@ fn signing_key(ctx: &Context, row: &KeyRow) -> Option<SigningKey> {
     if row.alg == Algorithm::HS256 {
         return Some(hs256_signing_key(ctx.secret));
     }
+    // Security: the opened private half is wiped from memory once parsed (the parsed key wipes
+    // itself when the key set is dropped).
     let private = match ctx.sealer.open(&row.kid, row.alg.name(), &row.sealed_private) {
-        Ok(private) => private,
+        Ok(private) => zeroize::Zeroizing::new(private),
         Err(e) => {
             log::error!("signing key {}: {e}; is JWT_SECRET the one the keys were made under?", row.kid);
             return None;

@@ -128,6 +128,10 @@ async fn a_database_dump_alone_cannot_sign() {
     .await;
     assert_documented("/auth/register", 503, &body);
     assert!(count(&url, "SELECT COUNT(*) FROM users").await == 0, "nothing stored for the refused registration");
+    // It says so: not ready, its database (where the keys are) down for it.
+    let ready = thief.get("/health/ready").await;
+    assert_eq!(ready.status(), 503);
+    assert_eq!(crate::helpers::body(ready).await["content"]["checks"]["database"], "down");
     // The sealed private halves are not the keys: 24 bytes of nonce, 32 sealed, 16 of tag.
     assert_eq!(count(&url, "SELECT COUNT(*) FROM signing_keys WHERE length(sealed_private) = 72").await, 2);
 }
@@ -156,6 +160,30 @@ async fn an_emergency_retire_refuses_the_keys_tokens_at_once_and_on_every_replic
     let token = crate::helpers::body(resp).await["content"]["access_token"].as_str().unwrap().to_string();
     assert_ne!(header_of(&token)["kid"].as_str().unwrap(), compromised);
     assert_eq!(b.me(&token).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn the_key_metrics_show_the_published_keys_and_refusals_by_reason() {
+    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    let user = app.register_user().await;
+    let forged = {
+        let mut parts: Vec<String> = user.access_token.split('.').map(str::to_string).collect();
+        let mut header = header_of(&user.access_token);
+        header["kid"] = Value::String("not-a-key-of-ours".into());
+        parts[0] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+        parts.join(".")
+    };
+    assert_eq!(app.me(&forged).await.status(), 401);
+    let text = app.scrape_after_first_tick().await;
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("gatehouse_signing_keys_published "), 2.0);
+    assert_eq!(value("gatehouse_signing_key_lifetime_seconds "), 2_592_000.0);
+    assert!(value("gatehouse_signing_key_age_seconds ") < 60.0);
+    assert!(value("gatehouse_access_token_refusals_total{reason=\"unknown_kid\"}") >= 1.0);
+    assert!(text.contains("gatehouse_signing_key_rotations_total{outcome=\"failed\"}"), "created at zero");
 }
 
 /// Two replicas through two full rotations with short periods: every token verifies on both

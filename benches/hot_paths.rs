@@ -21,7 +21,7 @@ use uuid::Uuid;
 const SECRET: &[u8] = b"2Pq7w/G/Tf4s+R97X/guqXtUJSFGQXTWSduNiL9Qh8gk";
 
 fn access_tokens(c: &mut Criterion) {
-    let tokens = AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
+    let tokens = AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
     let user = Uuid::now_v7();
     let token = tokens.sign(user).unwrap();
     c.bench_function("access token sign", |b| b.iter(|| tokens.sign(black_box(user)).unwrap()));

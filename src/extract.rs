@@ -71,6 +71,7 @@ impl FromRequest for AuthenticatedUser {
             let user_id = state.services.access.verify_subject(credentials.token()).map_err(|e| match e {
                 AccessTokenError::Expired => ApiError::ExpiredAccessToken,
                 AccessTokenError::Invalid => ApiError::InvalidAccessToken,
+                AccessTokenError::Unavailable => ApiError::Unavailable(crate::error::Dependency::Database),
             })?;
             Ok(AuthenticatedUser { user_id })
         })();

@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod healthcheck;
+pub mod keys;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

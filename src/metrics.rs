@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod exporter;
+pub mod keys;
 pub mod process;
 pub mod store;
 

@@ -23,8 +23,10 @@ use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
+use crate::keys::{KeyWorker, Keys};
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
+use crate::routes::jwks::Jwks;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
 use crate::throttle::Throttle;
@@ -40,6 +42,7 @@ pub struct Application {
     server: Server,
     token_backend: TokenBackend,
     metrics: Option<MetricsServer>,
+    keys: Keys,
 }
 
 impl Application {
@@ -47,18 +50,34 @@ impl Application {
         // First, so that everything made below records into the exporter's recorder.
         let metrics = config.http.metrics_addr.map(serve_metrics).transpose()?;
         let secret = crate::secret::load_or_generate(config.tokens.jwt_secret.as_deref(), &config.stores.data_dir)?;
-        let access = Arc::new(AccessTokens::new(
-            &secret,
-            &config.tokens.jwt_issuer,
-            &config.tokens.jwt_audience,
-            config.tokens.access_token_ttl,
-            config.tokens.jwt_leeway,
-        ));
         let refresh_key = RefreshKey::derive(&secret);
 
         let user_store =
             UserStore::connect_lazy(&config.stores.database, config.stores.database_max_connections, config.stores.dependency_timeout)?;
         let schema = crate::schema::migrate(&user_store).await?;
+        // The signing keys live beside the users. The first tick runs here, before the listener
+        // opens: with no key yet, it makes one (once, whatever the number of replicas starting
+        // together: see `keys::store`). With the database away, the key worker retries.
+        let keys = Keys::new(
+            user_store.clone(),
+            schema.clone(),
+            &secret,
+            config.signing.policy(&config.tokens),
+            config.stores.dependency_timeout * 2,
+        );
+        if schema.is_ready()
+            && let Err(e) = keys.tick().await
+        {
+            log::warn!("signing keys not loaded at startup, the key worker retries: {e}");
+        }
+        let access = Arc::new(AccessTokens::new(
+            keys.ring(),
+            &config.tokens.jwt_issuer,
+            &config.tokens.jwt_audience,
+            config.tokens.access_token_ttl,
+            config.tokens.jwt_leeway,
+        ));
+        let jwks = web::Data::new(Jwks { ring: keys.ring(), max_age: config.signing.jwks_max_age });
         let token_backend = match &config.stores.token_store {
             TokenStoreKind::Redis(url) => TokenBackend::Redis(Arc::new(
                 RedisTokens::new(RedisSettings {
@@ -88,6 +107,7 @@ impl Application {
         // One of each worker per process, off the request path: one counts the live refresh
         // tokens, the other pings the stores and samples the pools.
         LiveTokensWorker::new(token_backend.clone(), LIVE_TOKENS_INTERVAL).start();
+        KeyWorker::new(keys.clone(), config.signing.key_refresh).start();
         DependenciesWorker::new(
             Probes {
                 tokens: token_backend.clone(),
@@ -160,6 +180,7 @@ impl Application {
             });
             App::new()
                 .app_data(state)
+                .app_data(jwks.clone())
                 .app_data(json.clone())
                 .app_data(body_read_timeout)
                 // Inside CORS, so its 415 carries the CORS headers and is logged, counted and
@@ -178,7 +199,7 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("gatehouse listening on http://{}:{port}", config.http.host);
-        Ok(Application { port, server, token_backend, metrics })
+        Ok(Application { port, server, token_backend, metrics, keys })
     }
 
     pub fn port(&self) -> u16 {
@@ -203,6 +224,12 @@ impl Application {
     /// The token store's backend, for the workers that watch it (and for tests that look inside).
     pub fn token_backend(&self) -> TokenBackend {
         self.token_backend.clone()
+    }
+
+    /// The signing keys: the worker's functions (rotate now, retire now), for tests and the
+    /// admin API.
+    pub fn keys(&self) -> Keys {
+        self.keys.clone()
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {

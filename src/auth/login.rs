@@ -67,6 +67,7 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     let user = record.user;
+    services.can_sign()?;
     let refresh = services.tokens.issue(user.id).await?;
     log::info!(target: "gatehouse::auth", "login user_id={}{} rid={rid}", user.id, if device.is_some() { " from a known device" } else { "" });
     services.throttle.succeeded(rid, Action::Login, account).await;

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use crate::actors::{Hasher, TokenStore, User, Users};
 use crate::domain::PasswordPolicy;
-use crate::error::ApiError;
+use crate::error::{ApiError, Dependency};
 use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshToken};
 
@@ -71,10 +71,21 @@ impl Services {
     /// Signs an access token for `user_id`.
     pub(crate) fn access_token(&self, user_id: Uuid) -> Result<AccessToken, ApiError> {
         let token = self.access.sign(user_id).map_err(|e| {
-            log::error!("signing an access token failed: {e}");
-            ApiError::Internal
+            log::warn!("signing an access token failed: {e}");
+            ApiError::Unavailable(Dependency::Database)
         })?;
         Ok(AccessToken { token, expires_in: self.access.ttl() })
+    }
+
+    /// Reliability: a key signs, checked before a flow stores a refresh token, so that a
+    /// replica whose keys are not loaded yet (the database away since startup) answers 503
+    /// without leaving a session behind that no access token came with.
+    pub(crate) fn can_sign(&self) -> Result<(), ApiError> {
+        if self.access.can_sign() {
+            return Ok(());
+        }
+        log::warn!("no signing key loaded yet: the database holds the keys");
+        Err(ApiError::Unavailable(Dependency::Database))
     }
 
     fn session(&self, user: User, refresh: RefreshToken) -> Result<Session, ApiError> {

@@ -36,6 +36,7 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
     };
     // A failure of the store or of signing is the service's, counted here with the rest.
     let failed = |_: &ApiError| crate::metrics::refresh_outcome("error");
+    services.can_sign().inspect_err(failed)?;
     let (user_id, refresh) = match services.tokens.rotate(presented).await.inspect_err(failed)? {
         RotateOutcome::Rotated { user_id, token } => {
             log::info!(target: "gatehouse::auth", "refresh rotated user_id={user_id} rid={rid}");

@@ -35,6 +35,7 @@ pub async fn register(services: &Services, rid: &RequestId, ip: IpAddr, account:
     // has been written and the client can simply retry. A token stored for a registration that
     // then loses the name race is revoked at once (and would expire unused anyway).
     let id = Uuid::now_v7();
+    services.can_sign()?;
     let refresh = services.tokens.issue(id).await?;
     let user = match services.users.create(id, username, email, hash).await {
         Ok(user) => user,

@@ -77,7 +77,7 @@ impl Builder {
             throttle: Throttle::new(counters, self.throttle),
             tokens,
             users: Users::new(UserRepo::new(store.clone()).start(), timeout),
-            access: Arc::new(AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(900), Duration::ZERO)),
+            access: Arc::new(AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(900), Duration::ZERO)),
             password_policy: PasswordPolicy { deny_common: true },
         };
         (services, store)

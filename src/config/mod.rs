@@ -7,6 +7,7 @@ mod sections;
 use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, time::Duration};
 
 pub use ipnet::IpNet;
+pub use sections::SigningConfig;
 pub use sections::{
     Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, Mode, SameSite, StoresConfig, ThrottleConfig, TokenStoreKind,
     TokensConfig,
@@ -23,6 +24,7 @@ pub struct Config {
     pub argon2: Argon2Config,
     pub throttle: ThrottleConfig,
     pub password_denylist: bool,
+    pub signing: SigningConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -188,6 +190,12 @@ impl Config {
                 per_account: env.parse("THROTTLE_PER_ACCOUNT", 10)?,
             },
             password_denylist: env.parse("PASSWORD_DENYLIST", true)?,
+            signing: SigningConfig {
+                algorithm: env.parse("JWT_ALGORITHM", crate::keys::Algorithm::EdDSA)?,
+                key_lifetime: Duration::from_secs(env.parse("SIGNING_KEY_LIFETIME", 2_592_000)?),
+                jwks_max_age: Duration::from_secs(env.parse("JWKS_MAX_AGE", 300)?),
+                key_refresh: Duration::from_secs(env.parse("SIGNING_KEY_REFRESH", 60)?),
+            },
         };
         config.check()?;
         Ok(config)
@@ -208,6 +216,8 @@ impl Config {
             ("DEVICE_COOKIE_TTL", self.cookies.device_ttl.as_secs()),
             ("BODY_READ_TIMEOUT", self.http.body_read_timeout.as_secs()),
             ("MAX_CONNECTIONS", self.http.max_connections.unwrap_or(1)),
+            ("SIGNING_KEY_LIFETIME", self.signing.key_lifetime.as_secs()),
+            ("SIGNING_KEY_REFRESH", self.signing.key_refresh.as_secs()),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError(format!("{name} must be greater than 0")));

@@ -126,3 +126,31 @@ pub struct ThrottleConfig {
     pub register_per_ip: u32,
     pub per_account: u32,
 }
+
+/// Access-token signing keys: the algorithm and the rotation's timings.
+#[derive(Debug, Clone)]
+pub struct SigningConfig {
+    /// `JWT_ALGORITHM`: EdDSA (the default), ES256 or HS256.
+    pub algorithm: crate::keys::Algorithm,
+    /// How long a key signs before the next one takes over.
+    pub key_lifetime: Duration,
+    /// `Cache-Control: max-age` of the JWKS: how long a verifier may keep it.
+    pub jwks_max_age: Duration,
+    /// How often each replica reloads the keys (and its key worker ticks).
+    pub key_refresh: Duration,
+}
+
+impl SigningConfig {
+    /// The rotation's timings: a next key is published for `JWKS_MAX_AGE` plus the refresh
+    /// interval before it signs (every verifier and replica has had the chance to fetch it);
+    /// a retired key verifies for the refresh interval (a replica may sign with it until its
+    /// next reload), `ACCESS_TOKEN_TTL` and `JWT_LEEWAY` more.
+    pub fn policy(&self, tokens: &TokensConfig) -> crate::keys::Policy {
+        crate::keys::Policy {
+            algorithm: self.algorithm,
+            lifetime: self.key_lifetime,
+            publish_ahead: self.jwks_max_age + self.key_refresh,
+            keep_after_retire: self.key_refresh + tokens.access_token_ttl + tokens.jwt_leeway,
+        }
+    }
+}

@@ -138,3 +138,28 @@ fn the_secret_never_prints() {
     let c = config(&[SECRET]).unwrap();
     assert!(!format!("{c:?}").contains(SECRET.1));
 }
+
+#[test]
+fn signing_defaults_to_eddsa_and_each_bad_value_names_its_variable() {
+    let c = config(&[SECRET]).unwrap();
+    assert_eq!(c.signing.algorithm, crate::keys::Algorithm::EdDSA);
+    assert_eq!(
+        (c.signing.key_lifetime, c.signing.jwks_max_age, c.signing.key_refresh),
+        (Duration::from_secs(2_592_000), Duration::from_secs(300), Duration::from_secs(60))
+    );
+    let policy = c.signing.policy(&c.tokens);
+    assert_eq!(policy.publish_ahead, Duration::from_secs(360), "JWKS_MAX_AGE + SIGNING_KEY_REFRESH");
+    assert_eq!(policy.keep_after_retire, Duration::from_secs(365), "SIGNING_KEY_REFRESH + ACCESS_TOKEN_TTL + JWT_LEEWAY");
+    assert_eq!(config(&[SECRET, ("JWT_ALGORITHM", "ES256")]).unwrap().signing.algorithm, crate::keys::Algorithm::ES256);
+    for (name, value) in [
+        ("JWT_ALGORITHM", "RS256"),
+        ("JWT_ALGORITHM", "eddsa"),
+        ("JWT_ALGORITHM", "none"),
+        ("SIGNING_KEY_LIFETIME", "0"),
+        ("SIGNING_KEY_REFRESH", "0"),
+        ("JWKS_MAX_AGE", "-1"),
+    ] {
+        let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
+        assert!(err.contains(name), "{name}={value}: {err}");
+    }
+}

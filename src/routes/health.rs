@@ -53,15 +53,19 @@ pub struct Checks {
     token_store: &'static str,
 }
 
-/// Ready when both stores answer; otherwise 503 naming the one that does not.
+/// Ready when both stores answer (and the signing keys were read from the database); otherwise
+/// 503 naming the one that does not.
 #[utoipa::path(get, path = "/health/ready", impl_for = Ready, tag = "ops", responses(
     (status = 200, description = "the user store and the token store answer (PostgreSQL and Redis, or the embedded stores)", body = Envelope<Readiness>),
     (status = 503, description = "a dependency is down: `checks` names it; `content` also carries `error_code: SERVICE_UNAVAILABLE`", body = Envelope<Readiness>)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (db, store) = futures_util::future::join(state.services.users.ping(), state.services.tokens.ping()).await;
+    // The signing keys come from the database: a replica that has not read them yet cannot
+    // answer a login, so its database is not "up" for it until then.
+    let db = db.is_ok() && state.services.access.can_sign();
     let word = |ok: bool| if ok { "up" } else { "down" };
-    let checks = Checks { database: word(db.is_ok()), token_store: word(store.is_ok()) };
-    if db.is_ok() && store.is_ok() {
+    let checks = Checks { database: word(db), token_store: word(store.is_ok()) };
+    if db && store.is_ok() {
         return success(StatusCode::OK, Readiness { status: "ready", checks, error_code: None, message: None, error_type: None });
     }
     let status = StatusCode::SERVICE_UNAVAILABLE;

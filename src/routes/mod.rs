@@ -3,6 +3,7 @@
 mod auth;
 pub mod facts;
 mod health;
+pub mod jwks;
 pub mod metrics;
 pub mod openapi;
 mod ping;
@@ -28,6 +29,7 @@ fn routes() -> Vec<(Facts, Resource)> {
         declared::<health::Live, _, _>(health::live),
         declared::<health::Ready, _, _>(health::ready),
         declared::<openapi::Document, _, _>(openapi::openapi_json),
+        declared::<jwks::Document, _, _>(jwks::jwks),
     ]
 }
 

@@ -38,7 +38,7 @@ pub const EMAIL_PATTERN: &str =
     ),
     components(schemas(User, Checks, Readiness)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "ops", description = "ping, health, this document"))
+    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "ops", description = "ping, health, this document"), (name = "keys", description = "the public keys that verify access tokens"))
 )]
 struct ApiDoc;
 

@@ -1,37 +1,56 @@
-//! Access tokens: HS256 JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`.
+//! Access tokens: JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`,
+//! signed with the current key of the key set (EdDSA, ES256 or HS256) and naming it by `kid`;
+//! verified with the key the `kid` names, pinned to that key's algorithm.
 
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use jsonwebtoken::{Validation, errors::ErrorKind};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 use super::verified::{Cached, VerifiedTokens};
+use crate::keys::{Algorithm, Context, KeyRing, KeySet, Sealer};
+use crate::metrics::keys as metrics;
 
 /// RFC 9068's media type for JWT access tokens; checked on every verification so that no other
 /// kind of JWT signed with the same key can pass as an access token (RFC 8725 §3.11).
-const ACCESS_TYP: &str = "at+jwt";
+pub const ACCESS_TYP: &str = "at+jwt";
 
-/// The one header member gatehouse reads from the raw header itself: whether `crit` is there at
-/// all. jsonwebtoken parses `crit` into its `Header` and then ignores it, and reads
-/// `"crit": null` as no `crit`.
+/// The header members gatehouse reads itself, before any key is chosen: the algorithm, the
+/// key id, and whether any member it refuses is there at all. jsonwebtoken parses `crit`, `jku`,
+/// `x5u` and `jwk` into its `Header` and then ignores them, and reads `"crit": null` as none.
 #[derive(Deserialize)]
-struct CritProbe {
+struct HeaderProbe {
+    alg: String,
+    #[serde(default, deserialize_with = "some")]
+    kid: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "present")]
     crit: bool,
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
-/// Whether the token's header has a `crit` member (whatever its value); `None` when the header
-/// cannot be read.
-fn has_crit(token: &str) -> Option<bool> {
+/// A member that is there, even as `null` (which `Option` alone would read as absent).
+fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+/// The token's header; `None` when it cannot be read (duplicate members included).
+fn read_header(token: &str) -> Option<HeaderProbe> {
     let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
-    serde_json::from_slice::<CritProbe>(&header).ok().map(|probe| probe.crit)
+    serde_json::from_slice(&header).ok()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -51,52 +70,109 @@ pub enum AccessTokenError {
     Expired,
     #[error("invalid")]
     Invalid,
+    /// The token names a key this replica cannot judge yet: the stored keys were never read
+    /// (the database away since startup).
+    #[error("keys unavailable")]
+    Unavailable,
 }
 
-/// Signs and verifies access tokens with one secret.
+/// Why a token was refused, for the refusal counter; clients only see `AccessTokenError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    UnknownKid,
+    BadSignature,
+    Expired,
+    Invalid,
+    Unavailable,
+}
+
+impl Refusal {
+    fn count(self) -> AccessTokenError {
+        let (reason, error) = match self {
+            Refusal::UnknownKid => ("unknown_kid", AccessTokenError::Invalid),
+            Refusal::BadSignature => ("bad_signature", AccessTokenError::Invalid),
+            Refusal::Expired => ("expired", AccessTokenError::Expired),
+            Refusal::Invalid => ("invalid", AccessTokenError::Invalid),
+            Refusal::Unavailable => return AccessTokenError::Unavailable,
+        };
+        metrics::refused(reason);
+        error
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// No key signs yet: the stored keys were never read, or the current one did not open.
+    #[error("no signing key is loaded")]
+    NoKey,
+}
+
+/// Signs and verifies access tokens with the replica's key set.
 pub struct AccessTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    header: Header,
-    validation: Validation,
+    ring: KeyRing,
+    /// One per algorithm, each pinned to it: `validations[alg as usize]`.
+    validations: [Validation; 3],
     issuer: String,
     audience: String,
     ttl: Duration,
+    leeway: Duration,
     verified: VerifiedTokens,
 }
 
+fn index(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::EdDSA => 0,
+        Algorithm::ES256 => 1,
+        Algorithm::HS256 => 2,
+    }
+}
+
 impl AccessTokens {
-    pub fn new(secret: &[u8], issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> AccessTokens {
-        let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some(ACCESS_TYP.into());
-        // Security (RFC 8725 §3.1): the algorithm is pinned. `alg: none`, another HMAC size, or
-        // an asymmetric algorithm "verified" with this secret as a public key are all refused,
-        // whatever the token's header claims.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.leeway = leeway.as_secs();
+    pub fn new(ring: KeyRing, issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> AccessTokens {
+        // Security (RFC 8725 §3.1): each key's algorithm is pinned. `alg: none`, another HMAC
+        // size, an HMAC "verified" with a public key as its secret, or any algorithm other than
+        // the one of the key the `kid` names, are all refused, whatever the header claims.
+        let validation = |alg: Algorithm| {
+            let mut validation = Validation::new(alg.jsonwebtoken());
+            validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+            validation.validate_exp = true;
+            validation.validate_nbf = true;
+            validation.set_issuer(&[issuer]);
+            validation.set_audience(&[audience]);
+            validation.leeway = leeway.as_secs();
+            validation
+        };
         AccessTokens {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            header,
-            validation,
+            ring,
+            validations: [validation(Algorithm::EdDSA), validation(Algorithm::ES256), validation(Algorithm::HS256)],
             issuer: issuer.into(),
             audience: audience.into(),
             ttl,
+            leeway,
             verified: VerifiedTokens::default(),
         }
+    }
+
+    /// Tokens signed and verified with `secret` alone (HS256): for tests and benchmarks that
+    /// need no database.
+    pub fn hs256(secret: &[u8], issuer: &str, audience: &str, ttl: Duration, leeway: Duration) -> AccessTokens {
+        // Nothing to load: the secret is the whole key set.
+        let set = KeySet::build(&Context { algorithm: Algorithm::HS256, secret, sealer: &Sealer::new(secret) }, &[], 0, true);
+        Self::new(KeyRing::new(set), issuer, audience, ttl, leeway)
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
+    /// Whether a key signs: checked before a flow stores a refresh token it could not pair
+    /// with an access token.
+    pub fn can_sign(&self) -> bool {
+        self.ring.get().signing().is_some()
+    }
+
     /// A fresh token for `user_id`, valid from now for the configured lifetime.
-    pub fn sign(&self, user_id: Uuid) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign(&self, user_id: Uuid) -> Result<String, SignError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,
@@ -110,91 +186,140 @@ impl AccessTokens {
         self.sign_claims(&claims)
     }
 
-    /// Signs arbitrary claims with the service's header: used by `sign` and by tests that need
-    /// a token with particular times.
-    pub fn sign_claims(&self, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
-        jsonwebtoken::encode(&self.header, claims, &self.encoding)
+    /// Signs arbitrary claims with the current key: used by `sign` and by tests that need a
+    /// token with particular times. The header (`alg`, `typ`, `kid`) was encoded when the key
+    /// set loaded; the key is kept parsed, so a signature costs the signature alone.
+    pub fn sign_claims(&self, claims: &AccessClaims) -> Result<String, SignError> {
+        let set = self.ring.get();
+        let key = set.signing().ok_or(SignError::NoKey)?;
+        // unwrap: the claims are plain strings and numbers, which always serialize.
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap());
+        let input = format!("{}.{payload}", key.header);
+        let signature = URL_SAFE_NO_PAD.encode(key.signer.sign(input.as_bytes()));
+        Ok(format!("{input}.{signature}"))
     }
 
     /// The user a bearer token names: `verify`, remembered for the token's next presentation
     /// (see `verified`). The request path needs nothing else of the claims.
     pub fn verify_subject(&self, token: &str) -> Result<Uuid, AccessTokenError> {
         let now = jsonwebtoken::get_current_timestamp() as i64;
-        let leeway = self.validation.leeway as i64;
-        match self.verified.get(token, now, leeway) {
+        let leeway = self.leeway.as_secs() as i64;
+        let set = self.ring.get();
+        match self.verified.get(token, now, leeway, |kid| set.accepts(kid, now)) {
             Cached::Valid(sub) => return Ok(sub),
-            Cached::Expired => return Err(AccessTokenError::Expired),
+            Cached::Expired => return Err(Refusal::Expired.count()),
             Cached::Unknown => {}
         }
-        let claims = self.verify(token)?;
-        self.verified.put(token, claims.sub, claims.exp, now, leeway);
+        let (claims, kid) = self.check(&set, token).map_err(Refusal::count)?;
+        self.verified.put(token, claims.sub, claims.exp, &kid, now, leeway);
         Ok(claims.sub)
     }
 
     /// Expired tokens are told apart from every other refusal, so a client knows to refresh.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AccessTokenError> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
+        self.check(&self.ring.get(), token).map(|(claims, _)| claims).map_err(Refusal::count)
+    }
+
+    /// Every check, in order; the claims and the kid of the key that verified them.
+    fn check(&self, set: &KeySet, token: &str) -> Result<(AccessClaims, String), Refusal> {
+        let Some(header) = read_header(token) else {
+            log::debug!("access token refused: unreadable header");
+            return Err(Refusal::Invalid);
+        };
+        // Security (RFC 7515 §4.1.11): `crit` lists header extensions the recipient must
+        // understand or refuse the token. gatehouse understands none and never sends one, so a
+        // `crit` member of any value (an empty list and `null` included) refuses the token.
+        // Security (RFC 8725 §3.10): `jku`, `x5u`, `jwk` and `x5c` would let the token name or
+        // carry its own key; gatehouse only trusts keys from its own set, and refuses them all.
+        if header.crit || header.jku || header.x5u || header.jwk || header.x5c {
+            log::debug!("access token refused: a crit, jku, x5u, jwk or x5c header");
+            return Err(Refusal::Invalid);
+        }
+        let kid = match &header.kid {
+            None => None,
+            Some(serde_json::Value::String(kid)) => Some(kid.as_str()),
+            Some(_) => {
+                log::debug!("access token refused: a kid that is not a string");
+                return Err(Refusal::Invalid);
+            }
+        };
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let key = match set.get(kid) {
+            Some(key) if key.verifies_at(now) => key,
+            // Reliability: before the stored keys were ever read, an unknown kid may be a good
+            // one: "try again" (503), not "invalid" (401, which would send the client to log in).
+            _ if !set.loaded => return Err(Refusal::Unavailable),
+            _ => {
+                log::debug!("access token refused: unknown or retired kid");
+                return Err(Refusal::UnknownKid);
+            }
+        };
+        // Security: the key's algorithm, not the header's, decides; a mismatch is refused
+        // before any signature is checked (a public key is never tried as an HMAC secret).
+        if header.alg != key.alg.name() {
+            log::debug!("access token refused: alg {} for a {} key", header.alg, key.alg);
+            return Err(Refusal::Invalid);
+        }
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validations[index(key.alg)]).map_err(|e| {
             match e.kind() {
-                ErrorKind::ExpiredSignature => AccessTokenError::Expired,
+                ErrorKind::ExpiredSignature => Refusal::Expired,
+                ErrorKind::InvalidSignature => Refusal::BadSignature,
                 // The reason (never the token) is for operators; the client only learns "invalid".
                 kind => {
                     log::debug!("access token refused: {kind:?}");
-                    AccessTokenError::Invalid
+                    Refusal::Invalid
                 }
             }
         })?;
         if data.header.typ.as_deref() != Some(ACCESS_TYP) {
             log::debug!("access token refused: typ is not {ACCESS_TYP}");
-            return Err(AccessTokenError::Invalid);
-        }
-        // Security (RFC 7515 §4.1.11): `crit` lists header extensions the recipient must
-        // understand or refuse the token. gatehouse understands none and never sends one, so a
-        // `crit` member of any value (an empty list and `null` included) refuses the token.
-        if has_crit(token) != Some(false) {
-            log::debug!("access token refused: crit header");
-            return Err(AccessTokenError::Invalid);
+            return Err(Refusal::Invalid);
         }
         self.check_lifetime(&data.claims)?;
-        Ok(data.claims)
+        Ok((data.claims, kid.unwrap_or(crate::keys::HS256_KID).to_string()))
     }
 
     /// Security: a correctly signed token must also claim a lifetime this service could have
     /// given it. Every token gatehouse signs has `exp - iat = ACCESS_TOKEN_TTL` and `iat` = the
     /// moment of signing, so a token issued in the future (beyond the leeway), with `exp` before
     /// `iat`, or living longer than twice `ACCESS_TOKEN_TTL` plus the leeway was minted elsewhere
-    /// (a leaked secret, another service sharing it) and is refused. The factor of two lets
+    /// (a leaked key, another service sharing it) and is refused. The factor of two lets
     /// `ACCESS_TOKEN_TTL` be raised or lowered up to twofold across a rolling restart without
     /// refusing tokens that another replica signed under the other setting. The check runs before
     /// a token is remembered in `verified`, and time cannot make a token pass it later.
-    fn check_lifetime(&self, claims: &AccessClaims) -> Result<(), AccessTokenError> {
+    fn check_lifetime(&self, claims: &AccessClaims) -> Result<(), Refusal> {
         let now = jsonwebtoken::get_current_timestamp() as i64;
-        let leeway = self.validation.leeway as i64;
+        let leeway = self.leeway.as_secs() as i64;
         let lifetime = claims.exp.saturating_sub(claims.iat);
         if claims.iat > now.saturating_add(leeway) {
             log::debug!("access token refused: iat in the future");
-            return Err(AccessTokenError::Invalid);
+            return Err(Refusal::Invalid);
         }
         if lifetime < 0 || lifetime > self.max_lifetime() {
             log::debug!("access token refused: lifetime of {lifetime} s");
-            return Err(AccessTokenError::Invalid);
+            return Err(Refusal::Invalid);
         }
         Ok(())
     }
 
     /// The longest `exp - iat` accepted: see `check_lifetime`.
     fn max_lifetime(&self) -> i64 {
-        (self.ttl.as_secs() as i64).saturating_mul(2).saturating_add(self.validation.leeway as i64)
+        (self.ttl.as_secs() as i64).saturating_mul(2).saturating_add(self.leeway.as_secs() as i64)
     }
 }
 
 #[cfg(test)]
+mod keyed_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     const SECRET: &[u8] = b"CvUwTRudq9ogaXzGATwcf3TI1HpCBfgsNNewSikL2z0S";
 
     fn tokens() -> AccessTokens {
-        AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::ZERO)
+        AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::ZERO)
     }
 
     fn claims(exp_offset: i64) -> AccessClaims {
@@ -231,7 +356,7 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_secret_is_invalid() {
         let other =
-            AccessTokens::new(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
+            AccessTokens::hs256(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
         assert_eq!(tokens().verify(&other.sign(Uuid::new_v4()).unwrap()), Err(AccessTokenError::Invalid));
     }
 
@@ -313,7 +438,7 @@ mod tests {
 
     #[test]
     fn an_iat_in_the_future_or_after_exp_is_refused() {
-        let t = AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
+        let t = AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
         let now = chrono::Utc::now().timestamp();
         let mut c = claims(300);
         c.iat = now + 3;

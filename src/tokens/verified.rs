@@ -5,8 +5,9 @@
 //! Security: an entry is made only after the full verification (signature, algorithm, `typ`,
 //! no `crit`, issuer, audience, required claims, `nbf`, `exp`, a plausible `iat` and lifetime),
 //! and a hit compares the whole token text,
-//! so no other string can borrow an entry; the signing key never changes while the process
-//! runs. What can change with time is re-checked on every hit: `exp`, with the same leeway. A
+//! so no other string can borrow an entry. What can change with time is re-checked on every
+//! hit: `exp`, with the same leeway, and whether the key that verified the token still verifies
+//! (an entry never outlives its key's retirement, an emergency retire included). A
 //! token that is not `nbf`-valid yet is never cached, and time only moves forward. Only valid
 //! tokens get in, so junk cannot fill the table, and its size is bounded.
 
@@ -23,10 +24,12 @@ pub struct VerifiedTokens {
     entries: Mutex<HashMap<Box<str>, Verified>>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Verified {
     sub: Uuid,
     exp: i64,
+    /// The kid of the key that verified it.
+    kid: Box<str>,
 }
 
 /// What a cached token is, at a given moment.
@@ -38,11 +41,17 @@ pub enum Cached {
 }
 
 impl VerifiedTokens {
-    /// `token` as of `now` (Unix seconds), with `leeway` seconds of tolerance on `exp`.
-    pub fn get(&self, token: &str, now: i64, leeway: i64) -> Cached {
+    /// `token` as of `now` (Unix seconds), with `leeway` seconds of tolerance on `exp`, while
+    /// `key_verifies` says its key still verifies. An entry whose key stopped verifying is
+    /// forgotten, and the token then goes through the full verification again (and fails it).
+    pub fn get(&self, token: &str, now: i64, leeway: i64, key_verifies: impl Fn(&str) -> bool) -> Cached {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match entries.get(token).copied() {
+        match entries.get(token) {
             None => Cached::Unknown,
+            Some(v) if !key_verifies(&v.kid) => {
+                entries.remove(token);
+                Cached::Unknown
+            }
             Some(v) if v.exp < now.saturating_sub(leeway) => {
                 entries.remove(token);
                 Cached::Expired
@@ -51,11 +60,11 @@ impl VerifiedTokens {
         }
     }
 
-    /// Records a token that has just passed the full verification.
-    pub fn put(&self, token: &str, sub: Uuid, exp: i64, now: i64, leeway: i64) {
+    /// Records a token that has just passed the full verification with the key `kid`.
+    pub fn put(&self, token: &str, sub: Uuid, exp: i64, kid: &str, now: i64, leeway: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         crate::bounded::make_room(&mut entries, CAPACITY, |_, v| v.exp >= now.saturating_sub(leeway));
-        entries.insert(token.into(), Verified { sub, exp });
+        entries.insert(token.into(), Verified { sub, exp, kid: kid.into() });
     }
 
     #[cfg(test)]
@@ -72,20 +81,34 @@ mod tests {
     fn a_token_is_valid_until_its_exp_plus_leeway_then_forgotten() {
         let cache = VerifiedTokens::default();
         let sub = Uuid::new_v4();
-        assert_eq!(cache.get("t", 100, 0), Cached::Unknown);
-        cache.put("t", sub, 200, 100, 5);
-        assert_eq!(cache.get("t", 200, 5), Cached::Valid(sub));
-        assert_eq!(cache.get("t", 205, 5), Cached::Valid(sub));
-        assert_eq!(cache.get("t", 206, 5), Cached::Expired);
-        assert_eq!(cache.get("t", 100, 5), Cached::Unknown, "an expired entry is removed");
+        assert_eq!(cache.get("t", 100, 0, any), Cached::Unknown);
+        cache.put("t", sub, 200, "k", 100, 5);
+        assert_eq!(cache.get("t", 200, 5, any), Cached::Valid(sub));
+        assert_eq!(cache.get("t", 205, 5, any), Cached::Valid(sub));
+        assert_eq!(cache.get("t", 206, 5, any), Cached::Expired);
+        assert_eq!(cache.get("t", 100, 5, any), Cached::Unknown, "an expired entry is removed");
+    }
+
+    fn any(_: &str) -> bool {
+        true
+    }
+
+    #[test]
+    fn an_entry_dies_with_its_key() {
+        let cache = VerifiedTokens::default();
+        let sub = Uuid::new_v4();
+        cache.put("t", sub, 200, "k1", 100, 0);
+        assert_eq!(cache.get("t", 100, 0, |kid| kid == "k1"), Cached::Valid(sub));
+        assert_eq!(cache.get("t", 100, 0, |kid| kid != "k1"), Cached::Unknown, "k1 retired");
+        assert_eq!(cache.get("t", 100, 0, any), Cached::Unknown, "and forgotten");
     }
 
     #[test]
     fn only_the_exact_text_hits() {
         let cache = VerifiedTokens::default();
-        cache.put("aaa.bbb.ccc", Uuid::new_v4(), 200, 100, 0);
+        cache.put("aaa.bbb.ccc", Uuid::new_v4(), 200, "k", 100, 0);
         for other in ["aaa.bbb.cc", "aaa.bbb.cccd", "AAA.bbb.ccc", ""] {
-            assert_eq!(cache.get(other, 100, 0), Cached::Unknown, "{other:?}");
+            assert_eq!(cache.get(other, 100, 0, any), Cached::Unknown, "{other:?}");
         }
     }
 
@@ -93,15 +116,15 @@ mod tests {
     fn the_table_stays_bounded() {
         let cache = VerifiedTokens::default();
         for i in 0..CAPACITY * 3 {
-            cache.put(&format!("token-{i}"), Uuid::nil(), 200, 100, 0);
+            cache.put(&format!("token-{i}"), Uuid::nil(), 200, "k", 100, 0);
             assert!(cache.len() <= CAPACITY);
         }
         // Expired entries go first when the table is full.
         let cache = VerifiedTokens::default();
         for i in 0..CAPACITY {
-            cache.put(&format!("old-{i}"), Uuid::nil(), 50, 40, 0);
+            cache.put(&format!("old-{i}"), Uuid::nil(), 50, "k", 40, 0);
         }
-        cache.put("fresh", Uuid::nil(), 200, 100, 0);
+        cache.put("fresh", Uuid::nil(), 200, "k", 100, 0);
         assert_eq!(cache.len(), 1);
     }
 }

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use gatehouse::actors::token_store::TokenBackend;
 use gatehouse::config::Config;
 use gatehouse::device_cookie::DeviceCookie;
+use gatehouse::keys::Keys;
 use gatehouse::startup::Application;
 use gatehouse::tokens::{AccessTokens, RefreshKey};
 use reqwest::Response;
@@ -31,6 +32,10 @@ pub struct TestApp {
     pub config: Config,
     pub backend: TokenBackend,
     pub server: actix_web::dev::ServerHandle,
+    /// The server's signing keys (the worker's functions, and the key set it signs with).
+    pub keys: Keys,
+    /// The variables it started on.
+    pub vars: HashMap<String, String>,
 }
 
 /// Whether this run tests the embedded default rather than PostgreSQL + Redis.
@@ -96,10 +101,20 @@ pub async fn start(vars: HashMap<String, String>) -> TestApp {
     let app = Application::build(config.clone()).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
-    let (backend, server) = (app.token_backend(), app.handle());
+    let (backend, server, keys) = (app.token_backend(), app.handle(), app.keys());
     actix_web::rt::spawn(app.run_until_stopped());
     let client = crate::common::client_builder().build().unwrap();
-    TestApp { address, metrics_address, client, config, backend, server }
+    TestApp { address, metrics_address, client, config, backend, server, keys, vars }
+}
+
+/// Another replica of `app`: the same database, token store and data directory, with these
+/// variables changed.
+pub async fn replica_of(app: &TestApp, overrides: &[(&str, &str)]) -> TestApp {
+    let mut vars = app.vars.clone();
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    start(vars).await
 }
 
 /// The key every test server tags its refresh tokens with (derived from `TEST_SECRET`).
@@ -198,14 +213,32 @@ impl TestApp {
         self.client.get(self.url("/auth/me")).bearer_auth(access_token).send().await.unwrap()
     }
 
+    /// Access tokens signed with this server's current key, as the server signs them.
     pub fn access_tokens(&self) -> AccessTokens {
-        AccessTokens::new(
-            TEST_SECRET.as_bytes(),
-            "gatehouse",
-            "gatehouse",
-            self.config.tokens.access_token_ttl,
-            self.config.tokens.jwt_leeway,
-        )
+        AccessTokens::new(self.keys.ring(), "gatehouse", "gatehouse", self.config.tokens.access_token_ttl, self.config.tokens.jwt_leeway)
+    }
+
+    /// The kid of the key this server signs with now.
+    pub fn current_kid(&self) -> String {
+        self.keys.ring().get().signing().expect("a key signs").kid.clone()
+    }
+
+    /// `header.claims` signed with this server's current key, whatever the header says: for
+    /// tokens that differ from an honest one by one property.
+    pub fn signed_with_current_key(&self, header: &Value, claims: &Value) -> String {
+        use base64::Engine;
+        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+        let input = format!("{}.{}", b64(header), b64(claims));
+        let ring = self.keys.ring().get();
+        let signature = ring.signing().expect("a key signs").signer.sign(input.as_bytes());
+        format!("{input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// The JWKS this server publishes.
+    pub async fn jwks(&self) -> Value {
+        let resp = self.get("/.well-known/jwks.json").await;
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
     }
 
     /// `/metrics`, once the live-token worker's first tick has recorded its gauges (it runs at
@@ -286,4 +319,11 @@ impl TestApp {
         }
         out
     }
+}
+
+/// The claims of a JWT, unverified: for a test that needs a token's times.
+pub fn body_of_token(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }

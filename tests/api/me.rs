@@ -66,17 +66,32 @@ async fn an_expired_token_asks_the_client_to_refresh() {
 }
 
 #[actix_web::test]
-async fn a_token_signed_with_another_secret_is_invalid() {
+async fn a_token_signed_by_another_deployments_key_is_invalid() {
+    use gatehouse::keys::{Algorithm, Context, KeyRing, KeySet, Sealer, fresh_key};
     let app = spawn_app().await;
     let user = app.register_user().await;
-    let forger = AccessTokens::new(
-        b"someone-elses-secret-someone-elses",
-        "gatehouse",
-        "gatehouse",
-        app.config.tokens.access_token_ttl,
-        app.config.tokens.jwt_leeway,
-    );
-    let forged = forger.sign_claims(&claims(user.user_id.parse().unwrap(), 60)).unwrap();
+    // Another deployment: its own secret, its own EdDSA key, under its own kid and then under
+    // this server's kid.
+    let secret = b"someone-elses-secret-someone-elses";
+    let sealer = Sealer::new(secret);
+    let now = chrono::Utc::now().timestamp();
+    let mut key = fresh_key(&sealer, Algorithm::EdDSA, now);
+    key.activated_at = Some(now);
+    let forger = |key: &gatehouse::keys::KeyRow| {
+        let set = KeySet::build(&Context { algorithm: Algorithm::EdDSA, secret, sealer: &sealer }, std::slice::from_ref(key), now, true);
+        AccessTokens::new(KeyRing::new(set), "gatehouse", "gatehouse", app.config.tokens.access_token_ttl, app.config.tokens.jwt_leeway)
+    };
+    let forged = forger(&key).sign_claims(&claims(user.user_id.parse().unwrap(), 60)).unwrap();
+    assert_error(app.me(&forged).await, 401, "INVALID_ACCESS_TOKEN").await;
+    let private = sealer.open(&key.kid, "EdDSA", &key.sealed_private).unwrap();
+    key.kid = app.current_kid();
+    key.sealed_private = sealer.seal(&key.kid, "EdDSA", &private);
+    let forged = forger(&key).sign_claims(&claims(user.user_id.parse().unwrap(), 60)).unwrap();
+    assert_error(app.me(&forged).await, 401, "INVALID_ACCESS_TOKEN").await;
+    // And a token of HS256 under another secret.
+    let forged = AccessTokens::hs256(secret, "gatehouse", "gatehouse", app.config.tokens.access_token_ttl, app.config.tokens.jwt_leeway)
+        .sign_claims(&claims(user.user_id.parse().unwrap(), 60))
+        .unwrap();
     assert_error(app.me(&forged).await, 401, "INVALID_ACCESS_TOKEN").await;
 }
 

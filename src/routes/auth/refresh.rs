@@ -16,7 +16,8 @@ use crate::state::AppState;
 const ERRORS: &[&[ApiError]] = &[
     facts::ORIGIN_CHECKED,
     &[ApiError::AmbiguousRefreshToken, ApiError::MissingRefreshToken, ApiError::InvalidRefreshToken, ApiError::RefreshTokenReused],
-    &[ApiError::Unavailable(Dependency::TokenStore), ApiError::Internal],
+    // The database: the signing keys live there (a replica that could not read them yet).
+    &[ApiError::Unavailable(Dependency::TokenStore), ApiError::Unavailable(Dependency::Database), ApiError::Internal],
 ];
 
 /// `POST /auth/refresh`, declared.

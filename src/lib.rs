@@ -1,6 +1,7 @@
 //! gatehouse: an authentication service. Argon2id passwords, short-lived JWT access tokens,
 //! rotating refresh tokens in an HttpOnly cookie; the work is done by actors.
 
+pub mod account_store;
 pub mod actors;
 pub mod auth;
 pub mod body_deadline;
@@ -15,6 +16,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod healthcheck;
+pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

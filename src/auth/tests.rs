@@ -79,9 +79,28 @@ impl Builder {
             users: Users::new(UserRepo::new(store.clone()).start(), timeout),
             access: Arc::new(AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(900), Duration::ZERO)),
             password_policy: PasswordPolicy { deny_common: true },
+            account: crate::account_store::AccountStore::new(
+                store.clone(),
+                ready_schema(),
+                timeout,
+                crate::tokens::AccountTokenKey::derive(SECRET),
+            ),
+            lifecycle: crate::config::AccountConfig {
+                password_reset_ttl: Duration::from_secs(1800),
+                email_verify_ttl: Duration::from_secs(86_400),
+                require_verified_email: false,
+                forgot_floor: Duration::ZERO,
+            },
         };
         (services, store)
     }
+}
+
+/// A schema flag already up: the store here was migrated before the flows run.
+fn ready_schema() -> crate::actors::user_repo::Schema {
+    let schema = crate::actors::user_repo::Schema::default();
+    schema.mark_ready();
+    schema
 }
 
 fn rid() -> RequestId {

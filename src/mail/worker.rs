@@ -100,6 +100,7 @@ impl Mailer {
             Ok(message) => self.transport.send(&mail.id.to_string(), message).await,
             Err(e) => Err(e),
         };
+        let went = result.is_ok();
         let settled = match result {
             Ok(()) => {
                 metrics::mail::sent(mail.kind, started.elapsed());
@@ -116,28 +117,29 @@ impl Mailer {
                     mail.kind.as_str(),
                     mail.attempt
                 );
-                return self.store.give_up(mail.id).await.map_or(false, |()| false);
+                self.store.give_up(mail.id).await
             }
             Err(e) => {
                 metrics::mail::failed(mail.kind);
                 let delay = backoff(self.retry_base, mail.attempt);
                 log::warn!(
                     target: "gatehouse::mail",
-                    "mail not sent id={} kind={} attempt={}: {e}; next try in {}s",
+                    "mail not sent id={} kind={} attempt={}: {e}; next try in {}ms",
                     mail.id,
                     mail.kind.as_str(),
                     mail.attempt,
-                    delay.as_secs()
+                    delay.as_millis()
                 );
-                return self.store.retry_later(mail.id, delay).await.map_or(false, |()| false);
+                self.store.retry_later(mail.id, delay).await
             }
         };
         if let Err(e) = settled {
-            // The message went but its row stays: once the lease ends it is sent again. Rare
-            // (the database failed between two statements), and a duplicate beats a loss.
-            log::warn!(target: "gatehouse::mail", "mail id={} sent but not marked sent: {e}", mail.id);
+            // The row keeps its claim; once the lease ends it is due again. After a send that
+            // went, that means a duplicate (rare: the database failed between two statements),
+            // which beats a loss.
+            log::warn!(target: "gatehouse::mail", "mail id={} not settled (sent: {went}): {e}", mail.id);
         }
-        true
+        went
     }
 
     /// The message of an outbox row; the token a link carries is derived here, never stored.

@@ -43,22 +43,29 @@ fn routes() -> Vec<(Facts, Route)> {
 /// (`metrics::auth::record`); every other method answers 405 in the envelope with the `Allow`
 /// header RFC 9110 §15.5.6 requires.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut paths: Vec<(String, Vec<Method>, Option<crate::metrics::auth::Counter>, Vec<Route>)> = Vec::new();
+    /// The routes of one path.
+    struct OnePath {
+        path: String,
+        methods: Vec<Method>,
+        counter: Option<crate::metrics::auth::Counter>,
+        routes: Vec<Route>,
+    }
+    let mut paths: Vec<OnePath> = Vec::new();
     for (facts, route) in routes() {
-        let index = match paths.iter().position(|(path, ..)| *path == facts.path) {
+        let index = match paths.iter().position(|p| p.path == facts.path) {
             Some(index) => index,
             None => {
-                paths.push((facts.path.clone(), Vec::new(), None, Vec::new()));
+                paths.push(OnePath { path: facts.path.clone(), methods: Vec::new(), counter: None, routes: Vec::new() });
                 paths.len() - 1
             }
         };
         let entry = &mut paths[index];
-        entry.1.push(facts.method.clone());
-        assert!(entry.2.is_none() || facts.counter.is_none(), "{}: one outcome counter per path", facts.path);
-        entry.2 = entry.2.or(facts.counter);
-        entry.3.push(route);
+        entry.methods.push(facts.method.clone());
+        assert!(entry.counter.is_none() || facts.counter.is_none(), "{}: one outcome counter per path", facts.path);
+        entry.counter = entry.counter.or(facts.counter);
+        entry.routes.push(route);
     }
-    for (path, methods, counter, routes) in paths {
+    for OnePath { path, methods, counter, routes } in paths {
         let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
         let mut resource = web::resource(path);
         for route in routes {

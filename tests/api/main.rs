@@ -11,6 +11,7 @@ mod device_cookie;
 mod email_verification;
 mod embedded;
 mod forged_tokens;
+mod forgot_timing;
 mod health;
 mod helpers;
 mod hostile_input;

@@ -234,3 +234,38 @@ async fn logout_is_idempotent() {
     assert!(matches!(refresh(&services, &rid(), Ok(token)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
     assert!(matches!(logout(&services, &rid(), Err(ApiError::AmbiguousRefreshToken)).await, Err(ApiError::AmbiguousRefreshToken)));
 }
+
+/// The token a queued mail carries, as the mail worker would derive it.
+async fn mailed_token(services: &Services) -> String {
+    let claimed = services.account.claim(Duration::from_secs(60)).await.unwrap().expect("a queued mail");
+    services.account.key().token(claimed.token_id.expect("a mail with a link"))
+}
+
+#[actix_web::test]
+async fn a_reset_from_the_outbox_sets_the_password_once_and_ends_the_old_session() {
+    let (services, _) = builder().build().await;
+    let account = NewAccount { username: "carol".into(), password: PASSWORD.into(), email: Some("carol@example.com".into()) };
+    let registered = register(&services, &rid(), IP, account).await.unwrap();
+    assert!(!registered.user.email_verified);
+    let _verification = mailed_token(&services).await;
+    forgot(&services, &rid(), IP, "Carol@Example.com".into()).await.unwrap();
+    let token = mailed_token(&services).await;
+
+    let reset = PasswordReset { token: token.clone(), password: "a brand new passphrase".into() };
+    let session = reset_password(&services, &rid(), IP, reset).await.unwrap();
+    assert_eq!(session.user.id, registered.user.id);
+    assert!(session.user.email_verified, "the mailbox was proven");
+    assert!(matches!(services.tokens.rotate(registered.refresh).await, Ok(crate::actors::RotateOutcome::Invalid)));
+    assert!(log_in(&services, "carol", "a brand new passphrase").await.is_ok());
+
+    let again = PasswordReset { token, password: "yet another passphrase".into() };
+    assert!(matches!(reset_password(&services, &rid(), IP, again).await, Err(ApiError::InvalidAccountToken)));
+}
+
+#[actix_web::test]
+async fn forgot_for_an_unknown_address_queues_nothing() {
+    let (services, _) = builder().build().await;
+    forgot(&services, &rid(), IP, "nobody@example.com".into()).await.unwrap();
+    assert!(services.account.claim(Duration::from_secs(60)).await.unwrap().is_none());
+    assert_eq!(services.account.depth().await.unwrap().waiting, 0);
+}

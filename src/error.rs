@@ -234,8 +234,9 @@ impl ResponseError for ApiError {
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            ApiError::OriginNotAllowed | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
-            ApiError::InvalidAccountToken => StatusCode::BAD_REQUEST,
+            // 403 for a mailed token that is no good: the request is well-formed, and what it
+            // carries does not authorise the change (a link, not a login: no 401).
+            ApiError::OriginNotAllowed | ApiError::EmailNotVerified | ApiError::InvalidAccountToken => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken | ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -31,7 +31,7 @@ pub async fn change_password(services: &Services, rid: &RequestId, user_id: Uuid
     services.account.change_password(user_id, &hash).await?;
     services.users.forget(user_id);
     log::info!(target: "gatehouse::auth", "password changed user_id={user_id} rid={rid}");
-    // unwrap-free: `Caller::Continues` always yields a token.
+    // `Caller::Continues` always yields the caller's token.
     let refresh = end_sessions(services, rid, user_id, Caller::Continues).await?.ok_or(ApiError::Internal)?;
     services.session(record.user, refresh)
 }

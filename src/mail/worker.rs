@@ -34,6 +34,8 @@ pub struct Mailer {
     pub lease: Duration,
     pub reset_ttl: Duration,
     pub verify_ttl: Duration,
+    /// Whether the last tick could not read the outbox: an outage is logged once, not per tick.
+    outbox_down: AtomicBool,
 }
 
 /// What one tick did.
@@ -54,7 +56,7 @@ impl Mailer {
             store,
             transport: Transport::from_config(mail.smtp_url.as_deref(), data_dir, mail.send_timeout)?,
             templates: Templates::load(mail.templates_dir.as_deref())?,
-            // unwrap-free: `Config::check` parsed it already.
+            // `Config::check` has parsed it already: this cannot fail.
             from: mail.from.parse()?,
             app_url: mail.app_url.clone(),
             retry_base: mail.retry_base,
@@ -62,6 +64,7 @@ impl Mailer {
             lease: mail.send_timeout * 2 + Duration::from_secs(10),
             reset_ttl: account.password_reset_ttl,
             verify_ttl: account.email_verify_ttl,
+            outbox_down: AtomicBool::new(false),
         })
     }
 
@@ -80,11 +83,16 @@ impl Mailer {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    log::warn!(target: "gatehouse::mail", "mail worker: cannot read the outbox: {e}");
+                    if !self.outbox_down.swap(true, Ordering::AcqRel) {
+                        log::warn!(target: "gatehouse::mail", "mail worker: cannot read the outbox: {e}; retrying every tick");
+                    }
                     metrics::worker_error("mail");
-                    break;
+                    return done;
                 }
             }
+        }
+        if self.outbox_down.swap(false, Ordering::AcqRel) {
+            log::info!(target: "gatehouse::mail", "mail worker: the outbox answers again");
         }
         match self.store.depth().await {
             Ok(depth) => metrics::mail::outbox(depth),

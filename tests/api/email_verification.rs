@@ -27,7 +27,7 @@ async fn registering_with_an_email_mails_a_link_that_verifies_it() {
     assert_eq!(body(app.me(&user.access_token).await).await["content"]["user"]["email_verified"], true);
     // Single use.
     let again = app.post_json("/auth/email/verify", &json!({"token": token(&message, "/verify")})).await;
-    assert_error(again, 400, "INVALID_ACCOUNT_TOKEN").await;
+    assert_error(again, 403, "INVALID_ACCOUNT_TOKEN").await;
 }
 
 #[actix_web::test]
@@ -40,7 +40,7 @@ async fn resend_mails_a_new_link_and_voids_the_old_one_until_verified() {
     assert_eq!(body(resp).await["content"]["queued"], true);
     let second = token(&mail.wait_for(&user.email, 2, WAIT).await[1], "/verify");
     assert_ne!(first, second);
-    assert_error(app.post_json("/auth/email/verify", &json!({"token": first})).await, 400, "INVALID_ACCOUNT_TOKEN").await;
+    assert_error(app.post_json("/auth/email/verify", &json!({"token": first})).await, 403, "INVALID_ACCOUNT_TOKEN").await;
     assert_eq!(app.post_json("/auth/email/verify", &json!({"token": second})).await.status(), 200);
     let resp = app.post_bearer("/auth/email/resend", &user.access_token, &json!({})).await;
     assert_eq!(resp.status(), 200);

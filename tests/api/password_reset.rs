@@ -58,7 +58,7 @@ async fn a_reset_token_works_once() {
     let token = token(&reset_mail(&mail, &user.email, 1).await, "/reset");
     assert_eq!(app.post_json("/auth/password/reset", &json!({"token": token, "password": NEW_PASSWORD})).await.status(), 200);
     let again = app.post_json("/auth/password/reset", &json!({"token": token, "password": "yet another passphrase"})).await;
-    assert_error(again, 400, "INVALID_ACCOUNT_TOKEN").await;
+    assert_error(again, 403, "INVALID_ACCOUNT_TOKEN").await;
 }
 
 #[actix_web::test]
@@ -115,7 +115,7 @@ async fn a_verification_token_or_a_made_up_one_cannot_reset_a_password() {
     let verify_token = token(&verification, "/verify");
     for token in [verify_token.clone(), "A".repeat(43), "not a token".to_string()] {
         let resp = app.post_json("/auth/password/reset", &json!({"token": token, "password": NEW_PASSWORD})).await;
-        assert_error(resp, 400, "INVALID_ACCOUNT_TOKEN").await;
+        assert_error(resp, 403, "INVALID_ACCOUNT_TOKEN").await;
     }
     // The verification token was not spent by the attempt.
     assert_eq!(app.post_json("/auth/email/verify", &json!({"token": verify_token})).await.status(), 200);

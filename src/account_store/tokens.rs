@@ -101,7 +101,8 @@ impl AccountStore {
                 sqlx::query(INSERT_MAIL)
                     .bind(id(mail_id))
                     .bind(id(user_id))
-                    .bind(None::<String>)
+                    // No token: a NULL of the engine's id type (PostgreSQL refuses a text NULL for a uuid).
+                    .bind(None::<Uuid>.map(id))
                     .bind(recipient)
                     .bind(kind.as_str())
                     .bind(detail)
@@ -169,7 +170,7 @@ impl AccountStore {
                         sqlx::query(INSERT_MAIL)
                             .bind(id(Uuid::now_v7()))
                             .bind(id(user_id))
-                            .bind(None::<String>)
+                            .bind(None::<Uuid>.map(id))
                             .bind(previous)
                             .bind(Kind::EmailChanged.as_str())
                             .bind(&email)

@@ -72,7 +72,7 @@ async fn a_newer_request_voids_the_older_link() {
     assert_ne!(first, second);
     assert_error(
         app.post_json("/auth/password/reset", &json!({"token": first, "password": NEW_PASSWORD})).await,
-        400,
+        403,
         "INVALID_ACCOUNT_TOKEN",
     )
     .await;
@@ -88,7 +88,7 @@ async fn an_expired_link_is_refused() {
     actix_web::rt::time::sleep(Duration::from_millis(1100)).await;
     assert_error(
         app.post_json("/auth/password/reset", &json!({"token": token, "password": NEW_PASSWORD})).await,
-        400,
+        403,
         "INVALID_ACCOUNT_TOKEN",
     )
     .await;

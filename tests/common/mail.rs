@@ -71,11 +71,12 @@ impl MailCatcher {
         }
     }
 
-    /// Every message received so far, as it arrived (headers and body).
+    /// Every message received so far, oldest first, as it arrived (headers and body).
     pub fn messages(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.dir.join("new")) else { return Vec::new() };
         let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-        files.sort();
+        // In the order they arrived: Maildir names do not sort by time within a second.
+        files.sort_by_key(|p| (std::fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()));
         files.into_iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
     }
 

@@ -54,6 +54,8 @@ async fn an_email_change_takes_effect_once_the_new_address_is_verified_and_the_o
     let user = app.register_user().await;
     let other = app.register_user().await;
     let new_address = format!("new-{}", user.email);
+    // The registration's verification mail goes out first (a change voids it while still queued).
+    mail.wait_for(&user.email, 1, WAIT).await;
 
     let wrong = app.post_bearer("/auth/email", &user.access_token, &json!({"password": "not mine at all", "email": new_address})).await;
     assert_error(wrong, 401, "INVALID_CREDENTIALS").await;

@@ -1,5 +1,7 @@
 -- POST /auth/password/forgot for addresses no account has: every answer waits out the floor
 -- (FORGOT_FLOOR_MS), which must cost neither CPU nor a worker meanwhile.
+dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
+
 local requests, i = {}, 0
 
 function init(args)

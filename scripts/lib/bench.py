@@ -449,7 +449,8 @@ class Bench:
         lines += ["| scenario | connections | requests/s | p50 ms | p99 ms | errors | peak RSS MiB | CPU µs/req: gatehouse / Redis / wrk / other |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
         names = {"ping": "`GET /` (ping)", "me": "`GET /auth/me`", "me_32": "`GET /auth/me`", "refresh": "`POST /auth/refresh`",
-                 "login": "`POST /auth/login`", "storm_login": "storm: `POST /auth/login`", "storm_me": "storm: `GET /auth/me`"}
+                 "login": "`POST /auth/login`", "storm_login": "storm: `POST /auth/login`", "storm_me": "storm: `GET /auth/me`",
+                 "forgot": "`POST /auth/password/forgot` (unknown addresses)"}
         for key, x in s.items():
             lines.append(f"| {names[key]} | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | "
                          f"{x['errors']} | {x['peak_rss_bytes'] / MIB:.0f} | {cpu(x['cpu_us_per_request'])} |")

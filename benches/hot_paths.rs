@@ -56,6 +56,7 @@ fn envelope(c: &mut Criterion) {
         id: Uuid::now_v7(),
         username: "John Doe".into(),
         email: Some("john@example.com".into()),
+        email_verified: true,
         created_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
     };
     c.bench_function("envelope: success with a user", |b| b.iter(|| success(StatusCode::OK, MeBody { user: black_box(&user) })));

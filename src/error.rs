@@ -83,6 +83,13 @@ pub enum ApiError {
     Unavailable(Dependency),
     #[error("internal error")]
     Internal,
+    /// `REQUIRE_VERIFIED_EMAIL` is on and the account has not proven its email.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A password-reset or email-verification token that is unknown, used, expired or voided:
+    /// one answer for all, so a token's history is not told to whoever holds it.
+    #[error("invalid account token")]
+    InvalidAccountToken,
 }
 
 impl ApiError {
@@ -115,6 +122,8 @@ impl ApiError {
             ApiError::Overloaded { .. } => "OVERLOADED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_ERROR",
+            ApiError::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            ApiError::InvalidAccountToken => "INVALID_ACCOUNT_TOKEN",
         }
     }
 
@@ -137,7 +146,9 @@ impl ApiError {
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
             | ApiError::AmbiguousRefreshToken
-            | ApiError::OriginNotAllowed => "AuthError",
+            | ApiError::OriginNotAllowed
+            | ApiError::EmailNotVerified
+            | ApiError::InvalidAccountToken => "AuthError",
             ApiError::UsernameTaken | ApiError::EmailTaken => "ConflictError",
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => "RateLimitError",
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) | ApiError::Internal => "ServiceError",
@@ -183,6 +194,10 @@ impl ApiError {
             ApiError::Overloaded { .. } => "the service is busy, try again shortly".into(),
             ApiError::Unavailable(dep) => format!("the {} is unavailable, try again shortly", dep.name()),
             ApiError::Internal => "an internal error occurred".into(),
+            ApiError::EmailNotVerified => {
+                "verify your email first: follow the link we mailed you, or ask for a password reset at /auth/password/forgot, which proves it too".into()
+            }
+            ApiError::InvalidAccountToken => "this link is invalid, already used or expired; ask for a new one".into(),
         }
     }
 
@@ -219,7 +234,9 @@ impl ResponseError for ApiError {
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            // 403 for a mailed token that is no good: the request is well-formed, and what it
+            // carries does not authorise the change (a link, not a login: no 401).
+            ApiError::OriginNotAllowed | ApiError::EmailNotVerified | ApiError::InvalidAccountToken => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken | ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -296,6 +313,8 @@ mod tests {
             ApiError::Overloaded { retry_after: Duration::from_secs(1) },
             ApiError::Unavailable(Dependency::Database),
             ApiError::Internal,
+            ApiError::EmailNotVerified,
+            ApiError::InvalidAccountToken,
         ];
         for err in all {
             let body = body_of(&err);

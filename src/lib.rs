@@ -1,6 +1,7 @@
 //! gatehouse: an authentication service. Argon2id passwords, short-lived JWT access tokens,
 //! rotating refresh tokens in an HttpOnly cookie; the work is done by actors.
 
+pub mod account_store;
 pub mod actors;
 pub mod auth;
 pub mod body_deadline;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod healthcheck;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod exporter;
 pub mod keys;
+pub mod mail;
 pub mod process;
 pub mod store;
 
@@ -145,6 +146,7 @@ pub fn init_series() {
     metrics::gauge!(HTTP_IN_FLIGHT).set(0.0);
     metrics::gauge!(HASHER_QUEUE).set(0.0);
     metrics::gauge!(HASHER_BUSY).set(0.0);
+    mail::init_series();
 }
 
 /// A connection pool's connections, by state.

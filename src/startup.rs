@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::account_store::AccountStore;
 use crate::actors::counters::{CounterBackend, MemoryCounters, RedisCounters};
 use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
 use crate::actors::user_repo::{UserCache, UserStore};
@@ -24,13 +25,14 @@ use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
 use crate::keys::{KeyWorker, Keys};
+use crate::mail::{MailWorker, Mailer};
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
 use crate::routes;
 use crate::routes::jwks::Jwks;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
 use crate::throttle::Throttle;
-use crate::tokens::{AccessTokens, RefreshKey};
+use crate::tokens::{AccessTokens, AccountTokenKey, RefreshKey};
 
 /// How often the live refresh tokens are counted.
 const LIVE_TOKENS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
@@ -124,6 +126,13 @@ impl Application {
         )
         .start();
 
+        // One mail worker per process, off the request path: requests only write the outbox.
+        let account_store =
+            AccountStore::new(user_store.clone(), schema.clone(), config.stores.dependency_timeout, AccountTokenKey::derive(&secret));
+        let mailer = Mailer::from_config(account_store.clone(), &config.mail, &config.account, &config.stores.data_dir)?;
+        MailWorker::new(mailer, config.mail.poll_interval).start();
+        let lifecycle = config.account.clone();
+
         let listener = TcpListener::bind(config.listen_addr()).with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
         let port = listener.local_addr()?.port();
         let cookie = RefreshCookie::from_config(&config);
@@ -172,6 +181,8 @@ impl Application {
                     users,
                     access: access.clone(),
                     password_policy,
+                    account: account_store.clone(),
+                    lifecycle: lifecycle.clone(),
                 },
                 cookie: cookie.clone(),
                 device: device.clone(),
@@ -284,7 +295,7 @@ fn cors(origins: &[String]) -> Cors {
     let allowed = origins.to_vec();
     Cors::default()
         .allowed_origin_fn(move |origin, _| origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o)))
-        .allowed_methods(["GET", "POST"])
+        .allowed_methods(["GET", "POST", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .supports_credentials()

@@ -19,6 +19,13 @@ use crate::middleware::RequestId;
 pub enum Action {
     Login,
     Register,
+    /// `POST /auth/password/forgot`: per IP and per address asked for.
+    Forgot,
+    /// `POST /auth/password/reset` and `POST /auth/email/verify`: per IP (a token is guessed
+    /// nowhere else).
+    Redeem,
+    /// Mail a signed-in user asks for (`/auth/email/resend`, `/auth/email`): per account.
+    Mail,
 }
 
 impl Action {
@@ -26,6 +33,9 @@ impl Action {
         match self {
             Action::Login => "login",
             Action::Register => "register",
+            Action::Forgot => "forgot",
+            Action::Redeem => "redeem",
+            Action::Mail => "mail",
         }
     }
 }
@@ -78,8 +88,8 @@ impl Throttle {
     /// flood costs the database nothing once it is over the limit.
     pub async fn attempt_from(&self, rid: &RequestId, action: Action, ip: IpAddr) -> Result<(), ApiError> {
         let limit = match action {
-            Action::Login => self.config.login_per_ip,
-            Action::Register => self.config.register_per_ip,
+            Action::Login | Action::Redeem => self.config.login_per_ip,
+            Action::Register | Action::Forgot | Action::Mail => self.config.register_per_ip,
         };
         self.count(rid, action, ip_counter(action, ip), limit, None).await
     }

@@ -68,6 +68,11 @@ pub async fn login(
     };
     let user = record.user;
     services.can_sign()?;
+    // Only once the password is right: a wrong one must not learn whether the account is verified.
+    if services.lifecycle.require_verified_email && !user.email_verified {
+        log::info!(target: "gatehouse::auth", "login refused: email not verified user_id={} rid={rid}", user.id);
+        return Err(ApiError::EmailNotVerified);
+    }
     let refresh = services.tokens.issue(user.id).await?;
     log::info!(target: "gatehouse::auth", "login user_id={}{} rid={rid}", user.id, if device.is_some() { " from a known device" } else { "" });
     services.throttle.succeeded(rid, Action::Login, account).await;

@@ -1,4 +1,5 @@
-//! The authentication flows, one file each: `register`, `login`, `refresh`, `logout` and `me`.
+//! The authentication flows, one file each: `register`, `login`, `refresh`, `logout` and `me`;
+//! the account lifecycle in `password`, `email` and `delete_me` (what they share in `account`).
 //!
 //! A flow owns the ordering that keeps its operation safe (throttle before any hash, the
 //! hasher admitted before the database is asked, a dummy verification for unknown users, ...)
@@ -14,9 +15,13 @@
 //! lines, like the access log line (`middleware::request_context`), so one grep follows a
 //! request from its access line to its `login failed` or `reuse detected`.
 
+mod account;
+mod delete_me;
+mod email;
 mod login;
 mod logout;
 mod me;
+mod password;
 mod refresh;
 mod register;
 
@@ -28,15 +33,20 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::account_store::AccountStore;
 use crate::actors::{Hasher, TokenStore, User, Users};
+use crate::config::AccountConfig;
 use crate::domain::PasswordPolicy;
 use crate::error::{ApiError, Dependency};
 use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshToken};
 
+pub use delete_me::delete_me;
+pub use email::{EmailChange, change_email, resend_verification, verify_email};
 pub use login::{Credentials, login};
 pub use logout::logout;
 pub use me::me;
+pub use password::{PasswordChange, PasswordReset, change_password, forgot, reset_password};
 pub use refresh::{Refresh, refresh};
 pub use register::{NewAccount, register};
 
@@ -50,6 +60,9 @@ pub struct Services {
     pub throttle: Throttle,
     pub access: Arc<AccessTokens>,
     pub password_policy: PasswordPolicy,
+    /// Account tokens, the outbox, and the changes to users that go with them.
+    pub account: AccountStore,
+    pub lifecycle: AccountConfig,
 }
 
 /// A signed access token and how long it is valid.

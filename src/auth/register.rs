@@ -47,5 +47,6 @@ pub async fn register(services: &Services, rid: &RequestId, ip: IpAddr, account:
         }
     };
     log::info!(target: "gatehouse::auth", "register user_id={} rid={rid}", user.id);
+    super::email::welcome(services, rid, &user).await;
     services.session(user, refresh)
 }

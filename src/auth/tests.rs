@@ -79,9 +79,28 @@ impl Builder {
             users: Users::new(UserRepo::new(store.clone()).start(), timeout),
             access: Arc::new(AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(900), Duration::ZERO)),
             password_policy: PasswordPolicy { deny_common: true },
+            account: crate::account_store::AccountStore::new(
+                store.clone(),
+                ready_schema(),
+                timeout,
+                crate::tokens::AccountTokenKey::derive(SECRET),
+            ),
+            lifecycle: crate::config::AccountConfig {
+                password_reset_ttl: Duration::from_secs(1800),
+                email_verify_ttl: Duration::from_secs(86_400),
+                require_verified_email: false,
+                forgot_floor: Duration::ZERO,
+            },
         };
         (services, store)
     }
+}
+
+/// A schema flag already up: the store here was migrated before the flows run.
+fn ready_schema() -> crate::actors::user_repo::Schema {
+    let schema = crate::actors::user_repo::Schema::default();
+    schema.mark_ready();
+    schema
 }
 
 fn rid() -> RequestId {
@@ -214,4 +233,39 @@ async fn logout_is_idempotent() {
     logout(&services, &rid(), Err(ApiError::MissingRefreshToken)).await.unwrap();
     assert!(matches!(refresh(&services, &rid(), Ok(token)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
     assert!(matches!(logout(&services, &rid(), Err(ApiError::AmbiguousRefreshToken)).await, Err(ApiError::AmbiguousRefreshToken)));
+}
+
+/// The token a queued mail carries, as the mail worker would derive it.
+async fn mailed_token(services: &Services) -> String {
+    let claimed = services.account.claim(Duration::from_secs(60)).await.unwrap().expect("a queued mail");
+    services.account.key().token(claimed.token_id.expect("a mail with a link"))
+}
+
+#[actix_web::test]
+async fn a_reset_from_the_outbox_sets_the_password_once_and_ends_the_old_session() {
+    let (services, _) = builder().build().await;
+    let account = NewAccount { username: "carol".into(), password: PASSWORD.into(), email: Some("carol@example.com".into()) };
+    let registered = register(&services, &rid(), IP, account).await.unwrap();
+    assert!(!registered.user.email_verified);
+    let _verification = mailed_token(&services).await;
+    forgot(&services, &rid(), IP, "Carol@Example.com".into()).await.unwrap();
+    let token = mailed_token(&services).await;
+
+    let reset = PasswordReset { token: token.clone(), password: "a brand new passphrase".into() };
+    let session = reset_password(&services, &rid(), IP, reset).await.unwrap();
+    assert_eq!(session.user.id, registered.user.id);
+    assert!(session.user.email_verified, "the mailbox was proven");
+    assert!(matches!(services.tokens.rotate(registered.refresh).await, Ok(crate::actors::RotateOutcome::Invalid)));
+    assert!(log_in(&services, "carol", "a brand new passphrase").await.is_ok());
+
+    let again = PasswordReset { token, password: "yet another passphrase".into() };
+    assert!(matches!(reset_password(&services, &rid(), IP, again).await, Err(ApiError::InvalidAccountToken)));
+}
+
+#[actix_web::test]
+async fn forgot_for_an_unknown_address_queues_nothing() {
+    let (services, _) = builder().build().await;
+    forgot(&services, &rid(), IP, "nobody@example.com".into()).await.unwrap();
+    assert!(services.account.claim(Duration::from_secs(60)).await.unwrap().is_none());
+    assert_eq!(services.account.depth().await.unwrap().waiting, 0);
 }

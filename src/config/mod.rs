@@ -9,8 +9,8 @@ use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, tim
 pub use ipnet::IpNet;
 pub use sections::SigningConfig;
 pub use sections::{
-    Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, Mode, SameSite, StoresConfig, ThrottleConfig, TokenStoreKind,
-    TokensConfig,
+    AccountConfig, Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, MailConfig, Mode, SameSite, StoresConfig,
+    ThrottleConfig, TokenStoreKind, TokensConfig,
 };
 
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub password_denylist: bool,
     pub signing: SigningConfig,
+    pub mail: MailConfig,
+    pub account: AccountConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -196,6 +198,26 @@ impl Config {
                 jwks_max_age: Duration::from_secs(env.parse("JWKS_MAX_AGE", 300)?),
                 key_refresh: Duration::from_secs(env.parse("SIGNING_KEY_REFRESH", 60)?),
             },
+            mail: MailConfig {
+                smtp_url: match env.raw("SMTP_URL") {
+                    None => None,
+                    Some(url) if url.starts_with("smtp://") || url.starts_with("smtps://") => Some(url),
+                    Some(url) => return Err(invalid("SMTP_URL", &redact_url(&url), "smtp://… or smtps://…")),
+                },
+                from: env.string("MAIL_FROM", "gatehouse <noreply@localhost>"),
+                app_url: env.string("APP_URL", "http://localhost:5173").trim_end_matches('/').to_string(),
+                templates_dir: env.raw("MAIL_TEMPLATES_DIR").map(std::path::PathBuf::from),
+                poll_interval: Duration::from_millis(env.parse("MAIL_POLL_INTERVAL_MS", 1000)?),
+                retry_base: Duration::from_millis(env.parse("MAIL_RETRY_BASE_MS", 5000)?),
+                max_attempts: env.parse("MAIL_MAX_ATTEMPTS", 10)?,
+                send_timeout: Duration::from_secs(env.parse("MAIL_SEND_TIMEOUT", 30)?),
+            },
+            account: AccountConfig {
+                password_reset_ttl: Duration::from_secs(env.parse("PASSWORD_RESET_TTL", 1800)?),
+                email_verify_ttl: Duration::from_secs(env.parse("EMAIL_VERIFY_TTL", 86_400)?),
+                require_verified_email: env.parse("REQUIRE_VERIFIED_EMAIL", false)?,
+                forgot_floor: Duration::from_millis(env.parse("FORGOT_FLOOR_MS", 250)?),
+            },
         };
         config.check()?;
         Ok(config)
@@ -218,6 +240,12 @@ impl Config {
             ("MAX_CONNECTIONS", self.http.max_connections.unwrap_or(1)),
             ("SIGNING_KEY_LIFETIME", self.signing.key_lifetime.as_secs()),
             ("SIGNING_KEY_REFRESH", self.signing.key_refresh.as_secs()),
+            ("MAIL_POLL_INTERVAL_MS", self.mail.poll_interval.as_millis() as u64),
+            ("MAIL_RETRY_BASE_MS", self.mail.retry_base.as_millis() as u64),
+            ("MAIL_MAX_ATTEMPTS", self.mail.max_attempts as u64),
+            ("MAIL_SEND_TIMEOUT", self.mail.send_timeout.as_secs()),
+            ("PASSWORD_RESET_TTL", self.account.password_reset_ttl.as_secs()),
+            ("EMAIL_VERIFY_TTL", self.account.email_verify_ttl.as_secs()),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError(format!("{name} must be greater than 0")));
@@ -245,6 +273,12 @@ impl Config {
         // mislead the reader.
         if self.cookies.device_ttl > MAX_COOKIE_LIFETIME {
             return Err(invalid("DEVICE_COOKIE_TTL", &self.cookies.device_ttl.as_secs().to_string(), "1 to 34560000 seconds (400 days)"));
+        }
+        if lettre::message::Mailbox::from_str(&self.mail.from).is_err() {
+            return Err(invalid("MAIL_FROM", &self.mail.from, "an address, optionally with a name: gatehouse <noreply@example.com>"));
+        }
+        if !(self.mail.app_url.starts_with("http://") || self.mail.app_url.starts_with("https://")) {
+            return Err(invalid("APP_URL", &self.mail.app_url, "http://… or https://…, the SPA's base URL"));
         }
         if self.http.max_body_bytes < 256 {
             return Err(invalid("MAX_BODY_BYTES", &self.http.max_body_bytes.to_string(), "at least 256"));

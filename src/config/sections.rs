@@ -154,3 +154,36 @@ impl SigningConfig {
         }
     }
 }
+
+/// Outgoing mail: where it goes, who it is from, what its links point at, how it is retried.
+/// No `Debug`: `smtp_url` may carry the SMTP password.
+#[derive(Clone)]
+pub struct MailConfig {
+    /// `smtp://` (STARTTLS with `?tls=required`, plain otherwise) or `smtps://` (implicit TLS),
+    /// with `user:password@` when the server wants credentials; `None`: `.eml` files under
+    /// `DATA_DIR/outbox/`.
+    pub smtp_url: Option<String>,
+    pub from: String,
+    /// The SPA's base URL: mail links point at its pages.
+    pub app_url: String,
+    /// Templates that replace the built-in ones, by file name; `None`: the built-in ones.
+    pub templates_dir: Option<PathBuf>,
+    /// How often the mail worker looks for due mail.
+    pub poll_interval: Duration,
+    /// The first retry's delay; each later one doubles it, up to an hour.
+    pub retry_base: Duration,
+    /// Attempts before a message is given up.
+    pub max_attempts: u32,
+    /// Bound on one SMTP conversation.
+    pub send_timeout: Duration,
+}
+
+/// The account lifecycle: token lifetimes, the verified-email requirement, the forgot floor.
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    pub password_reset_ttl: Duration,
+    pub email_verify_ttl: Duration,
+    pub require_verified_email: bool,
+    /// Every `POST /auth/password/forgot` answers after at least this long, known address or not.
+    pub forgot_floor: Duration,
+}

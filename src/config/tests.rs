@@ -163,3 +163,24 @@ fn signing_defaults_to_eddsa_and_each_bad_value_names_its_variable() {
         assert!(err.contains(name), "{name}={value}: {err}");
     }
 }
+
+#[test]
+fn mail_and_account_settings_have_defaults_and_bad_ones_are_named() {
+    let c = config(&[SECRET]).unwrap();
+    assert!(c.mail.smtp_url.is_none(), "no SMTP_URL: .eml files");
+    assert_eq!(c.mail.app_url, "http://localhost:5173");
+    assert_eq!(c.account.password_reset_ttl, Duration::from_secs(1800));
+    assert!(!c.account.require_verified_email);
+    let c = config(&[SECRET, ("APP_URL", "https://app.example.com/"), ("SMTP_URL", "smtps://u:p@mail.example.com:465")]).unwrap();
+    assert_eq!(c.mail.app_url, "https://app.example.com", "no trailing slash");
+    assert_eq!(c.mail.smtp_url.as_deref(), Some("smtps://u:p@mail.example.com:465"));
+
+    let err = config(&[SECRET, ("SMTP_URL", "http://user:hunter2@mail.example.com")]).unwrap_err().to_string();
+    assert!(err.contains("SMTP_URL") && !err.contains("hunter2"), "{err}");
+    for (name, value) in
+        [("MAIL_FROM", "not an address"), ("APP_URL", "app.example.com"), ("MAIL_MAX_ATTEMPTS", "0"), ("PASSWORD_RESET_TTL", "0")]
+    {
+        let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
+        assert!(err.contains(name), "{name}: {err}");
+    }
+}

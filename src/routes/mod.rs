@@ -10,13 +10,13 @@ mod ping;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Resource, Responder, ResponseError, web};
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, ResponseError, Route, web};
 
 use self::facts::{Declared, Facts};
 use crate::error::ApiError;
 
 /// Every public route, each built from its declaration beside its handler (`facts::Declared`).
-fn routes() -> Vec<(Facts, Resource)> {
+fn routes() -> Vec<(Facts, Route)> {
     vec![
         declared::<ping::Ping, _, _>(ping::ping),
         declared::<auth::Register, _, _>(auth::register),
@@ -26,6 +26,13 @@ fn routes() -> Vec<(Facts, Resource)> {
         declared::<auth::Logout, _, _>(auth::logout),
         declared::<auth::Me, _, _>(auth::me),
         declared::<auth::MeAlias, _, _>(auth::me),
+        declared::<auth::DeleteMe, _, _>(auth::delete_me),
+        declared::<auth::ChangePassword, _, _>(auth::change_password),
+        declared::<auth::ForgotPassword, _, _>(auth::forgot_password),
+        declared::<auth::ResetPassword, _, _>(auth::reset_password),
+        declared::<auth::VerifyEmail, _, _>(auth::verify_email),
+        declared::<auth::ResendVerification, _, _>(auth::resend_verification),
+        declared::<auth::ChangeEmail, _, _>(auth::change_email),
         declared::<health::Live, _, _>(health::live),
         declared::<health::Ready, _, _>(health::ready),
         declared::<openapi::Document, _, _>(openapi::openapi_json),
@@ -33,9 +40,43 @@ fn routes() -> Vec<(Facts, Resource)> {
     ]
 }
 
+/// One resource per path, with a route per method declared on it (`/auth/me` has two). Its
+/// outcome counter travels as the resource's data, for the request middleware to read
+/// (`metrics::auth::record`); every other method answers 405 in the envelope with the `Allow`
+/// header RFC 9110 §15.5.6 requires.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (_, resource) in routes() {
-        cfg.service(resource);
+    /// The routes of one path.
+    struct OnePath {
+        path: String,
+        methods: Vec<Method>,
+        counter: Option<crate::metrics::auth::Counter>,
+        routes: Vec<Route>,
+    }
+    let mut paths: Vec<OnePath> = Vec::new();
+    for (facts, route) in routes() {
+        let index = match paths.iter().position(|p| p.path == facts.path) {
+            Some(index) => index,
+            None => {
+                paths.push(OnePath { path: facts.path.clone(), methods: Vec::new(), counter: None, routes: Vec::new() });
+                paths.len() - 1
+            }
+        };
+        let entry = &mut paths[index];
+        entry.methods.push(facts.method.clone());
+        assert!(entry.counter.is_none() || facts.counter.is_none(), "{}: one outcome counter per path", facts.path);
+        entry.counter = entry.counter.or(facts.counter);
+        entry.routes.push(route);
+    }
+    for OnePath { path, methods, counter, routes } in paths {
+        let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        let mut resource = web::resource(path);
+        for route in routes {
+            resource = resource.route(route);
+        }
+        if let Some(counter) = counter {
+            resource = resource.app_data(counter);
+        }
+        cfg.service(resource.default_service(web::to(move || method_not_allowed(allow.clone()))));
     }
 }
 
@@ -44,9 +85,8 @@ pub fn table() -> Vec<Facts> {
     routes().into_iter().map(|(facts, _)| facts).collect()
 }
 
-/// The resource of a declared route. Its outcome counter travels as the resource's data, for the
-/// request middleware to read (`metrics::auth::record`).
-fn declared<R, F, Args>(handler: F) -> (Facts, Resource)
+/// The route of a declared handler, with its facts.
+fn declared<R, F, Args>(handler: F) -> (Facts, Route)
 where
     R: Declared,
     F: Handler<Args>,
@@ -54,28 +94,27 @@ where
     F::Output: Responder + 'static,
 {
     let facts = Facts::of::<R>();
-    let mut resource = route(facts.method.clone(), &facts.path, handler);
-    if let Some(counter) = facts.counter {
-        resource = resource.app_data(counter);
-    }
-    (facts, resource)
+    let route = web::method(facts.method.clone()).to(handler);
+    (facts, route)
 }
 
-/// A resource answering `method` with `handler`; every other method answers 405 in the
-/// envelope with the `Allow` header RFC 9110 §15.5.6 requires.
-fn route<F, Args>(method: Method, path: &str, handler: F) -> Resource
+/// A resource of one route (the metrics listener's): `method` answered by `handler`, every
+/// other method 405 with `Allow`.
+fn route<F, Args>(method: Method, path: &str, handler: F) -> actix_web::Resource
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    let allow = method.clone();
-    web::resource(path).route(web::method(method).to(handler)).default_service(web::to(move || {
-        let mut response = ApiError::MethodNotAllowed.error_response();
-        // unwrap: a method name is always a valid header value.
-        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_str(allow.as_str()).unwrap());
-        std::future::ready(response)
-    }))
+    let allow = method.as_str().to_string();
+    web::resource(path).route(web::method(method).to(handler)).default_service(web::to(move || method_not_allowed(allow.clone())))
+}
+
+fn method_not_allowed(allow: String) -> std::future::Ready<HttpResponse> {
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    // unwrap: method names joined by ", " are always a valid header value.
+    response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_str(&allow).unwrap());
+    std::future::ready(response)
 }
 
 /// The app's default service: unknown routes answer 404 in the envelope.

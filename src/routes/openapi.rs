@@ -38,7 +38,7 @@ pub const EMAIL_PATTERN: &str =
     ),
     components(schemas(User, Checks, Readiness)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "ops", description = "ping, health, this document"), (name = "keys", description = "the public keys that verify access tokens"))
+    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "account", description = "change or reset a password, verify or change an email, delete the account"), (name = "ops", description = "ping, health, this document"), (name = "keys", description = "the public keys that verify access tokens"))
 )]
 struct ApiDoc;
 
@@ -147,7 +147,17 @@ fn constrain(doc: &mut Value) {
         ("RegisterRequest", "password", json!({"minLength": 8, "maxLength": 128, "example": "correct horse battery"})),
         ("RegisterRequest", "email", email.clone()),
         ("LoginRequest", "password", json!({"maxLength": 128})),
-        ("LoginRequest", "email", email),
+        ("LoginRequest", "email", email.clone()),
+        ("ForgotPasswordRequest", "email", email.clone()),
+        ("ChangeEmailRequest", "email", email),
+        ("ChangeEmailRequest", "password", json!({"maxLength": 128})),
+        ("DeleteMeRequest", "password", json!({"maxLength": 128})),
+        ("ChangePasswordRequest", "current_password", json!({"maxLength": 128})),
+        ("ChangePasswordRequest", "new_password", json!({"minLength": 8, "maxLength": 128, "example": "a brand new passphrase"})),
+        ("ResetPasswordRequest", "password", json!({"minLength": 8, "maxLength": 128, "example": "a brand new passphrase"})),
+        // The shape of a mailed token: 32 bytes in base64url (any other is refused unread).
+        ("ResetPasswordRequest", "token", json!({"pattern": "^[A-Za-z0-9_-]{43}$"})),
+        ("VerifyEmailRequest", "token", json!({"pattern": "^[A-Za-z0-9_-]{43}$"})),
     ] {
         if let (Some(target), Some(rules)) = (schemas[schema]["properties"][field].as_object_mut(), rules.as_object()) {
             target.extend(rules.clone());

@@ -95,6 +95,17 @@ pub fn test_vars() -> HashMap<String, String> {
     vars
 }
 
+/// A server that sends its mail to a real SMTP server of its own (`MailCatcher`), polling the
+/// outbox often.
+pub async fn spawn_app_with_mail(overrides: &[(&str, &str)]) -> (TestApp, crate::common::mail::MailCatcher) {
+    let catcher = crate::common::mail::MailCatcher::start();
+    let url = catcher.url();
+    let mut all =
+        vec![("SMTP_URL", url.as_str()), ("MAIL_POLL_INTERVAL_MS", "50"), ("MAIL_RETRY_BASE_MS", "100"), ("FORGOT_FLOOR_MS", "50")];
+    all.extend_from_slice(overrides);
+    (spawn_app_with(&all).await, catcher)
+}
+
 /// Starts a server on exactly these variables.
 pub async fn start(vars: HashMap<String, String>) -> TestApp {
     let config = Config::from_map(&vars).expect("test configuration is valid");
@@ -207,6 +218,16 @@ impl TestApp {
 
     pub async fn logout(&self, token: &str) -> Response {
         self.client.post(self.url("/auth/logout")).header("Cookie", self.refresh_cookie_header(token)).send().await.unwrap()
+    }
+
+    /// A JSON `POST` with a bearer access token.
+    pub async fn post_bearer(&self, path: &str, access_token: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(access_token).json(body).send().await.unwrap()
+    }
+
+    /// `DELETE /auth/me` with a bearer access token and the password.
+    pub async fn delete_me(&self, access_token: &str, password: &str) -> Response {
+        self.client.delete(self.url("/auth/me")).bearer_auth(access_token).json(&json!({"password": password})).send().await.unwrap()
     }
 
     pub async fn me(&self, access_token: &str) -> Response {

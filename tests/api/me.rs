@@ -18,7 +18,8 @@ async fn both_paths_return_the_user_for_a_valid_token() {
         assert_eq!(u["username"], user.username.as_str());
         assert_eq!(u["email"], user.email.as_str());
         assert!(u["created_at"].is_string());
-        assert_eq!(u.as_object().unwrap().len(), 4, "no hash, nothing else: {u}");
+        assert_eq!(u["email_verified"], false);
+        assert_eq!(u.as_object().unwrap().len(), 5, "no hash, nothing else: {u}");
         assert!(!body.to_string().contains(PASSWORD));
     }
 }

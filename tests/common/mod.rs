@@ -5,6 +5,7 @@
 // Each test binary uses its part of these helpers.
 #![allow(dead_code)]
 
+pub mod mail;
 pub mod raw_http;
 
 use std::collections::HashMap;

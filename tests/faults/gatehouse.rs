@@ -235,6 +235,10 @@ impl Client {
         self.send(at, self.http.get(at.url("/auth/me")).bearer_auth(access_token)).await
     }
 
+    pub async fn post(&self, at: &Replica, path: &str, body: &Value) -> Answer {
+        self.send(at, self.http.post(at.url(path)).json(body)).await
+    }
+
     pub async fn get(&self, at: &Replica, path: &str) -> Answer {
         self.send(at, self.http.get(at.url(path))).await
     }

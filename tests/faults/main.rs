@@ -8,6 +8,7 @@ mod common;
 mod consistency;
 mod dependencies;
 mod gatehouse;
+mod mail;
 mod overload;
 mod replicas;
 mod services;

@@ -43,6 +43,12 @@ pub struct UpdatePasswordHash {
     pub password_hash: String,
 }
 
+/// Deletes a user and, by `ON DELETE CASCADE`, everything the user owns; answers whether a row
+/// went.
+#[derive(Message)]
+#[rtype(result = "Result<bool, ApiError>")]
+pub struct DeleteUser(pub Uuid);
+
 #[derive(Message)]
 #[rtype(result = "Result<(), ApiError>")]
 pub struct Ping;
@@ -60,7 +66,7 @@ impl Handler<CreateUser> for UserRepo {
                 created_at: Utc::now().trunc_subsecs(6),
             };
             store.insert(&row).await.map_err(db_error)?;
-            Ok(User { id: row.id, username: row.username, email: row.email, created_at: row.created_at })
+            Ok(User { id: row.id, username: row.username, email: row.email, email_verified: false, created_at: row.created_at })
         })
     }
 }
@@ -78,6 +84,14 @@ impl Handler<UpdatePasswordHash> for UserRepo {
     fn handle(&mut self, msg: UpdatePasswordHash, _: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
         Box::pin(async move { store.update_password_hash(msg.id, &msg.password_hash).await.map_err(db_error) })
+    }
+}
+
+impl Handler<DeleteUser> for UserRepo {
+    type Result = ResponseFuture<Result<bool, ApiError>>;
+    fn handle(&mut self, msg: DeleteUser, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.delete(msg.0).await.map_err(db_error) })
     }
 }
 

@@ -49,6 +49,10 @@ impl UserCache {
         }
         entries.insert(user.id, (Instant::now(), user));
     }
+    /// Drops one user: after a change to the account, or its deletion.
+    pub fn forget(&self, id: Uuid) {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+    }
 }
 
 #[cfg(test)]
@@ -58,7 +62,7 @@ mod tests {
     use super::*;
 
     fn user() -> Arc<User> {
-        Arc::new(User { id: Uuid::now_v7(), username: "alice".into(), email: None, created_at: Utc::now() })
+        Arc::new(User { id: Uuid::now_v7(), username: "alice".into(), email: None, email_verified: false, created_at: Utc::now() })
     }
 
     #[test]

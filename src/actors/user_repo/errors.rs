@@ -5,7 +5,7 @@ use crate::error::{ApiError, Dependency};
 /// Maps a driver error: unique violations to conflicts (by index name in PostgreSQL, by column
 /// in SQLite's message), an unreachable database to a 503, anything else to a logged 500. The
 /// driver's text only ever reaches the log.
-pub(super) fn db_error(e: sqlx::Error) -> ApiError {
+pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
     if let sqlx::Error::Database(db) = &e {
         let names = |needle: &str| db.constraint().is_some_and(|c| c.contains(needle)) || db.message().contains(needle);
         if db.is_unique_violation() {

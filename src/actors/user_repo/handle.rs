@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix::Addr;
 use uuid::Uuid;
 
-use super::actor::{CreateUser, FindUser, Ping, UpdatePasswordHash};
+use super::actor::{CreateUser, DeleteUser, FindUser, Ping, UpdatePasswordHash};
 use super::{Lookup, Schema, User, UserCache, UserRecord, UserRepo};
 use crate::actors::ask;
 use crate::domain::{Email, Username};
@@ -70,6 +70,22 @@ impl Users {
     pub async fn update_password_hash(&self, id: Uuid, password_hash: String) -> Result<(), ApiError> {
         self.schema_ready()?;
         ask(&self.addr, UpdatePasswordHash { id, password_hash }, self.timeout, Dependency::Database).await
+    }
+
+    /// Deletes the user and everything the user owns (`ON DELETE CASCADE`): whether a row went.
+    /// The user leaves this process's cache at once (other replicas' within `USER_CACHE_TTL`).
+    pub async fn delete(&self, id: Uuid) -> Result<bool, ApiError> {
+        self.schema_ready()?;
+        let deleted = ask(&self.addr, DeleteUser(id), self.timeout, Dependency::Database).await?;
+        self.forget(id);
+        Ok(deleted)
+    }
+
+    /// Drops a user from the cache, after a change to what `/auth/me` shows.
+    pub fn forget(&self, id: Uuid) {
+        if let Some(cache) = &self.cache {
+            cache.forget(id);
+        }
     }
 
     pub async fn ping(&self) -> Result<(), ApiError> {

@@ -5,7 +5,7 @@
 /// sqlx takes `&'static str`: the dialects' lookups share their column list at compile time.
 macro_rules! select_user_where {
     ($clause:literal) => {
-        concat!("SELECT id, username, email, created_at, password_hash FROM users WHERE ", $clause)
+        concat!("SELECT id, username, email, email_verified, created_at, password_hash FROM users WHERE ", $clause)
     };
 }
 
@@ -19,9 +19,9 @@ mod ready;
 mod sqlite;
 mod store;
 
-pub use actor::{CreateUser, FindUser, Ping, UpdatePasswordHash, UserRepo};
+pub use actor::{CreateUser, DeleteUser, FindUser, Ping, UpdatePasswordHash, UserRepo};
 pub use cache::UserCache;
-pub(crate) use errors::is_unavailable;
+pub(crate) use errors::{db_error, is_unavailable};
 pub use handle::Users;
 use model::Row;
 pub use model::{Lookup, NewUser, User, UserRecord};

@@ -12,6 +12,8 @@ pub struct User {
     pub id: Uuid,
     pub username: String,
     pub email: Option<String>,
+    /// Whether the owner of `email` has proven it (a verification link or a password reset).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -28,6 +30,7 @@ pub(super) struct Row<Id> {
     pub(super) id: Id,
     username: String,
     email: Option<String>,
+    email_verified: bool,
     created_at: DateTime<Utc>,
     password_hash: String,
 }
@@ -35,7 +38,7 @@ pub(super) struct Row<Id> {
 impl<Id> Row<Id> {
     pub(super) fn into_record(self, id: Uuid) -> UserRecord {
         UserRecord {
-            user: User { id, username: self.username, email: self.email, created_at: self.created_at },
+            user: User { id, username: self.username, email: self.email, email_verified: self.email_verified, created_at: self.created_at },
             password_hash: self.password_hash.into(),
         }
     }

@@ -91,6 +91,15 @@ impl UserStore {
         }
     }
 
+    pub(super) async fn delete(&self, id: Uuid) -> Result<bool, sqlx::Error> {
+        const DELETE: &str = "DELETE FROM users WHERE id = $1";
+        let result = match self {
+            UserStore::Postgres(pool) => sqlx::query(DELETE).bind(id).execute(pool).await?.rows_affected(),
+            UserStore::Sqlite(pool) => sqlx::query(DELETE).bind(id.to_string()).execute(pool).await?.rows_affected(),
+        };
+        Ok(result > 0)
+    }
+
     pub(super) async fn ping(&self) -> Result<(), sqlx::Error> {
         match self {
             UserStore::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),

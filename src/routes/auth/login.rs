@@ -33,6 +33,8 @@ impl Declared for Login {
         facts::ORIGIN_CHECKED,
         &[ApiError::Validation(ValidationError::PasswordTooLong), ApiError::Validation(ValidationError::MissingIdentifier)],
         &[ApiError::InvalidCredentials],
+        // With `REQUIRE_VERIFIED_EMAIL=true`, the right password of an unverified account.
+        &[ApiError::EmailNotVerified],
         facts::THROTTLED,
         facts::ALL_STORES,
     ];

@@ -1,14 +1,20 @@
 //! The `/auth` routes.
 
+mod delete_me;
+mod email;
 mod login;
 mod logout;
 mod me;
+mod password;
 mod refresh;
 mod register;
 mod session;
 
+pub use delete_me::{DeleteMe, delete_me};
+pub use email::{ChangeEmail, ResendVerification, VerifyEmail, change_email, resend_verification, verify_email};
 pub use login::{Login, login};
 pub use logout::{Logout, logout};
 pub use me::{Me, MeAlias, me};
+pub use password::{ChangePassword, ForgotPassword, ResetPassword, change_password, forgot_password, reset_password};
 pub use refresh::{Refresh, RefreshAccessToken, refresh};
 pub use register::{Register, register};

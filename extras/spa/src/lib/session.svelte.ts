@@ -71,6 +71,19 @@ export async function logout(): Promise<void> {
 	}
 }
 
+export async function resetPassword(token: string, password: string): Promise<void> {
+	signedIn(await api.resetPassword(token, password));
+}
+
+export async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+	signedIn(await api.changePassword(currentPassword, newPassword));
+}
+
+export async function deleteAccount(password: string): Promise<void> {
+	await api.deleteAccount(password);
+	signedOut('Your account has been deleted.');
+}
+
 /** The profile from `GET /auth/me`; keeps the header in step with it. */
 export async function loadProfile(): Promise<User> {
 	const user = await api.me();

@@ -23,7 +23,7 @@ export interface Registration {
 }
 
 interface CallOptions {
-	method?: 'GET' | 'POST';
+	method?: 'GET' | 'POST' | 'DELETE';
 	body?: unknown;
 	/** Send (and accept) the HttpOnly refresh cookie. */
 	cookie?: boolean;
@@ -102,7 +102,7 @@ export function createClient(options: ClientOptions) {
 	}
 
 	/** An authenticated call: on 401 EXPIRED_ACCESS_TOKEN, refresh once and retry once. */
-	async function request<T>(path: string, init: Pick<CallOptions, 'method' | 'body'> = {}): Promise<T> {
+	async function request<T>(path: string, init: Pick<CallOptions, 'method' | 'body' | 'cookie'> = {}): Promise<T> {
 		const sent = accessToken;
 		try {
 			return await call<T>(path, { ...init, token: sent });
@@ -162,6 +162,52 @@ export function createClient(options: ClientOptions) {
 		async me(): Promise<User> {
 			const content = await request<{ user: User }>('/auth/me');
 			return content.user;
+		},
+
+		/** Asks for a reset link by mail; the answer is the same whether or not the address is known. */
+		async forgotPassword(email: string): Promise<void> {
+			await call<unknown>('/auth/password/forgot', { method: 'POST', body: { email: email.trim() } });
+		},
+
+		/** Sets a new password with the token of a reset link; starts a session, as a login does. */
+		async resetPassword(token: string, password: string): Promise<User> {
+			const session = await call<Session>('/auth/password/reset', { method: 'POST', body: { token, password }, cookie: true });
+			startSession(session);
+			return session.user;
+		},
+
+		/** Proves an address with the token of a verification link. */
+		async verifyEmail(token: string): Promise<User> {
+			const content = await call<{ user: User }>('/auth/email/verify', { method: 'POST', body: { token } });
+			return content.user;
+		},
+
+		/** Mails a new verification link; false when there is nothing to verify. */
+		async resendVerification(): Promise<boolean> {
+			const content = await request<{ queued: boolean }>('/auth/email/resend', { method: 'POST' });
+			return content.queued;
+		},
+
+		/** Changes the password; other sessions end, this one continues with a new refresh cookie. */
+		async changePassword(currentPassword: string, newPassword: string): Promise<User> {
+			const session = await request<Session>('/auth/password', {
+				method: 'POST',
+				body: { current_password: currentPassword, new_password: newPassword },
+				cookie: true
+			});
+			startSession(session);
+			return session.user;
+		},
+
+		/** Starts an email change: a verification link goes to the new address. */
+		async changeEmail(password: string, email: string): Promise<void> {
+			await request<unknown>('/auth/email', { method: 'POST', body: { password, email: email.trim() } });
+		},
+
+		/** Deletes the account; the refresh cookie is cleared and the tab forgets its token. */
+		async deleteAccount(password: string): Promise<void> {
+			await request<unknown>('/auth/me', { method: 'DELETE', body: { password }, cookie: true });
+			endSession();
 		},
 
 		request,

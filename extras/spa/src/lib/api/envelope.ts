@@ -18,6 +18,8 @@ export interface User {
 	id: string;
 	username: string;
 	email: string | null;
+	/** Whether the owner of `email` proved it (a verification link or a password reset). */
+	email_verified: boolean;
 	created_at: string;
 }
 

@@ -83,6 +83,12 @@ pub enum ApiError {
     Unavailable(Dependency),
     #[error("internal error")]
     Internal,
+    /// A valid access token of a session that has ended (logout, reuse, a newer login, ...).
+    #[error("session revoked")]
+    SessionRevoked,
+    /// No session of the caller's with this id: unknown, ended, or another user's.
+    #[error("session not found")]
+    SessionNotFound,
 }
 
 impl ApiError {
@@ -115,6 +121,8 @@ impl ApiError {
             ApiError::Overloaded { .. } => "OVERLOADED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal => "INTERNAL_ERROR",
+            ApiError::SessionRevoked => "SESSION_REVOKED",
+            ApiError::SessionNotFound => "SESSION_NOT_FOUND",
         }
     }
 
@@ -128,7 +136,8 @@ impl ApiError {
             | ApiError::PayloadTooLarge { .. }
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
-            | ApiError::RequestTimeout => "RequestError",
+            | ApiError::RequestTimeout
+            | ApiError::SessionNotFound => "RequestError",
             ApiError::InvalidCredentials
             | ApiError::MissingAccessToken
             | ApiError::InvalidAccessToken
@@ -137,7 +146,8 @@ impl ApiError {
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
             | ApiError::AmbiguousRefreshToken
-            | ApiError::OriginNotAllowed => "AuthError",
+            | ApiError::OriginNotAllowed
+            | ApiError::SessionRevoked => "AuthError",
             ApiError::UsernameTaken | ApiError::EmailTaken => "ConflictError",
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => "RateLimitError",
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) | ApiError::Internal => "ServiceError",
@@ -183,6 +193,8 @@ impl ApiError {
             ApiError::Overloaded { .. } => "the service is busy, try again shortly".into(),
             ApiError::Unavailable(dep) => format!("the {} is unavailable, try again shortly", dep.name()),
             ApiError::Internal => "an internal error occurred".into(),
+            ApiError::SessionRevoked => "this session has ended (logged out, ended from another device, or replaced), please log in".into(),
+            ApiError::SessionNotFound => "you have no session with this id".into(),
         }
     }
 
@@ -208,7 +220,7 @@ impl ResponseError for ApiError {
             }
             ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -218,7 +230,8 @@ impl ResponseError for ApiError {
             | ApiError::ExpiredAccessToken
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
-            | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            | ApiError::RefreshTokenReused
+            | ApiError::SessionRevoked => StatusCode::UNAUTHORIZED,
             ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken | ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
@@ -243,7 +256,10 @@ impl ResponseError for ApiError {
             builder.insert_header((header::ACCEPT_ENCODING, "identity"));
         }
         if status == StatusCode::UNAUTHORIZED
-            && matches!(self, ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken)
+            && matches!(
+                self,
+                ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken | ApiError::SessionRevoked
+            )
         {
             // RFC 6750 §3: tell bearer clients which scheme failed and why.
             let error = if matches!(self, ApiError::MissingAccessToken) { "" } else { ", error=\"invalid_token\"" };
@@ -296,6 +312,8 @@ mod tests {
             ApiError::Overloaded { retry_after: Duration::from_secs(1) },
             ApiError::Unavailable(Dependency::Database),
             ApiError::Internal,
+            ApiError::SessionRevoked,
+            ApiError::SessionNotFound,
         ];
         for err in all {
             let body = body_of(&err);

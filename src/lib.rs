@@ -17,6 +17,7 @@ pub mod extract;
 pub mod healthcheck;
 pub mod metrics;
 pub mod middleware;
+pub mod revocation;
 pub mod routes;
 pub mod schema;
 pub mod secret;

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod exporter;
 pub mod process;
+pub mod sessions;
 pub mod store;
 
 use std::time::{Duration, Instant};
@@ -144,6 +145,7 @@ pub fn init_series() {
     metrics::gauge!(HTTP_IN_FLIGHT).set(0.0);
     metrics::gauge!(HASHER_QUEUE).set(0.0);
     metrics::gauge!(HASHER_BUSY).set(0.0);
+    sessions::init_series();
 }
 
 /// A connection pool's connections, by state.

@@ -24,6 +24,7 @@ use crate::cookie::RefreshCookie;
 use crate::device_cookie::DeviceCookie;
 use crate::domain::PasswordPolicy;
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
+use crate::revocation::{ListenerSettings, RevocationListener, RevocationTable, Revocations};
 use crate::routes;
 use crate::state::AppState;
 use crate::store_arbiters::StoreArbiters;
@@ -68,13 +69,43 @@ impl Application {
                     timeout: config.stores.dependency_timeout,
                     ttl: config.tokens.refresh_token_ttl,
                     grace: config.tokens.refresh_reuse_grace,
+                    per_user: config.sessions.per_user,
                 })
                 .context("REDIS_URL is not a valid Redis URL")?,
             )),
-            TokenStoreKind::Memory => {
-                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.tokens.refresh_token_ttl, config.tokens.refresh_reuse_grace)))
-            }
+            TokenStoreKind::Memory => TokenBackend::Memory(Arc::new(MemoryTokens::new(
+                config.tokens.refresh_token_ttl,
+                config.tokens.refresh_reuse_grace,
+                config.sessions.per_user,
+            ))),
         };
+        // One revocation table per process, read by every HTTP worker's bearer checks. With
+        // Redis, the listener feeds it from the other replicas; the first replay is awaited (for
+        // a bounded time) so that a replica started after a revocation refuses the revoked
+        // token from its first request.
+        let revocation_table =
+            Arc::new(RevocationTable::new(config.tokens.access_token_ttl + config.tokens.jwt_leeway, config.sessions.revocation_fail_open));
+        if let TokenStoreKind::Redis(url) = &config.stores.token_store {
+            RevocationListener::new(
+                ListenerSettings {
+                    url: url.clone(),
+                    prefix: config.stores.redis_key_prefix.clone(),
+                    heartbeat: config.sessions.revocation_heartbeat,
+                    timeout: config.stores.dependency_timeout,
+                },
+                revocation_table.clone(),
+            )
+            .start();
+            let deadline = std::time::Instant::now() + config.stores.dependency_timeout * 4;
+            while !revocation_table.is_in_touch() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            if !revocation_table.is_in_touch() {
+                log::warn!(
+                    "revocation channel not subscribed yet: bearer tokens are accepted for REVOCATION_FAIL_OPEN at most until it is"
+                );
+            }
+        }
         log::info!("users in {}, refresh tokens in {}", user_store.engine(), token_backend.engine());
         if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.stores.database, Database::Sqlite(_)) {
             log::warn!(
@@ -143,6 +174,10 @@ impl Application {
             let worker_backend = backend.for_worker(workers);
             let counters =
                 CounterStore::new(CounterStoreActor::new(counters_beside(&worker_backend, &memory_counters)).start(), actor_timeout);
+            let revocations = match &worker_backend {
+                TokenBackend::Redis(redis) => Revocations::shared(revocation_table.clone(), redis.pool().clone()),
+                TokenBackend::Memory(_) => Revocations::local(revocation_table.clone()),
+            };
             let tokens = TokenStore::new(TokenStoreActor::new(worker_backend, refresh_key.clone()).start(), actor_timeout);
             let state = web::Data::new(AppState {
                 services: Services {
@@ -152,6 +187,7 @@ impl Application {
                     users,
                     access: access.clone(),
                     password_policy,
+                    revocations,
                 },
                 cookie: cookie.clone(),
                 device: device.clone(),
@@ -257,7 +293,7 @@ fn cors(origins: &[String]) -> Cors {
     let allowed = origins.to_vec();
     Cors::default()
         .allowed_origin_fn(move |origin, _| origin.to_str().is_ok_and(|o| allowed.iter().any(|a| a == o)))
-        .allowed_methods(["GET", "POST"])
+        .allowed_methods(["GET", "POST", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .supports_credentials()

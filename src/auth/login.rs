@@ -5,11 +5,13 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::{Services, Session};
+use crate::actors::token_store::SessionMeta;
 use crate::actors::user_repo::Lookup;
 use crate::device_cookie::Device;
 use crate::domain::{Identifier, Password};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
+use crate::revocation::Reason;
 use crate::throttle::{Account, Action};
 
 /// A login attempt as the client sent it, not yet validated: a password and a username or an
@@ -18,6 +20,8 @@ pub struct Credentials {
     pub password: String,
     pub username: Option<String>,
     pub email: Option<String>,
+    /// The client's `User-Agent`, recorded with the session (bounded and sanitised).
+    pub user_agent: Option<String>,
 }
 
 /// Logs in from `ip`, on a browser that presented `device` (a valid device cookie, of any
@@ -67,7 +71,11 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     let user = record.user;
-    let refresh = services.tokens.issue(user.id).await?;
+    let issued = services.tokens.issue(user.id, SessionMeta::new(ip, credentials.user_agent.as_deref())).await?;
+    // The sessions beyond SESSIONS_PER_USER that this login ended (with the default of one,
+    // the user's previous session): their access tokens end with them.
+    services.revocations.ended(rid, user.id, &issued.ended, Reason::Replaced).await;
+    let refresh = issued.token;
     log::info!(target: "gatehouse::auth", "login user_id={}{} rid={rid}", user.id, if device.is_some() { " from a known device" } else { "" });
     services.throttle.succeeded(rid, Action::Login, account).await;
     if verified.needs_rehash {

@@ -1,8 +1,9 @@
-//! The logout flow: revokes the presented refresh token's family.
+//! The logout flow: ends the presented refresh token's session, and with it its access tokens.
 
 use super::Services;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
+use crate::revocation::Reason;
 use crate::tokens::RefreshToken;
 
 /// Idempotent: without a token (`presented` is the error reading the cookie gave), or with a
@@ -12,8 +13,11 @@ use crate::tokens::RefreshToken;
 /// planted cookie must not be able to end the user's session).
 pub async fn logout(services: &Services, rid: &RequestId, presented: Result<RefreshToken, ApiError>) -> Result<(), ApiError> {
     match presented {
-        Ok(token) => match services.tokens.revoke(token).await? {
-            Some(user_id) => log::info!(target: "gatehouse::auth", "logout user_id={user_id} rid={rid}"),
+        Ok(token) => match services.tokens.revoke(token.clone()).await? {
+            Some(user_id) => {
+                log::info!(target: "gatehouse::auth", "logout user_id={user_id} rid={rid}");
+                services.revocations.ended(rid, user_id, &[token.family()], Reason::Logout).await;
+            }
             None => log::info!(target: "gatehouse::auth", "logout with a token that was not live rid={rid}"),
         },
         Err(e @ ApiError::AmbiguousRefreshToken) => {

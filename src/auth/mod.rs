@@ -7,7 +7,7 @@
 //! (envelope, status, cookies). So a test can run a flow without a server (see `tests`).
 //!
 //! `Services` is what the flows need: the hasher, the token store, the users, the throttle,
-//! the access-token keys and the password policy. What only HTTP needs (the refresh and device
+//! the access-token keys, the password policy and the revocations. What only HTTP needs (the refresh and device
 //! cookies, the CORS origins, the trusted proxies) stays in `AppState`, next to it.
 //!
 //! Every flow takes the request's `RequestId` and prints it as `rid=<id>` on its auth event
@@ -19,6 +19,7 @@ mod logout;
 mod me;
 mod refresh;
 mod register;
+mod sessions;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ use uuid::Uuid;
 use crate::actors::{Hasher, TokenStore, User, Users};
 use crate::domain::PasswordPolicy;
 use crate::error::ApiError;
+use crate::revocation::Revocations;
 use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshToken};
 
@@ -39,6 +41,7 @@ pub use logout::logout;
 pub use me::me;
 pub use refresh::{Refresh, refresh};
 pub use register::{NewAccount, register};
+pub use sessions::{end_session, logout_all, sessions};
 
 /// What the flows work with: handles to the actors and stores, and the keys. Cheap to clone
 /// (every field is a handle or an `Arc`); built once per HTTP worker, inside `AppState`.
@@ -50,6 +53,8 @@ pub struct Services {
     pub throttle: Throttle,
     pub access: Arc<AccessTokens>,
     pub password_policy: PasswordPolicy,
+    /// Ends access tokens with their sessions, here and on every replica.
+    pub revocations: Revocations,
 }
 
 /// A signed access token and how long it is valid.
@@ -68,9 +73,9 @@ pub struct Session {
 }
 
 impl Services {
-    /// Signs an access token for `user_id`.
-    pub(crate) fn access_token(&self, user_id: Uuid) -> Result<AccessToken, ApiError> {
-        let token = self.access.sign(user_id).map_err(|e| {
+    /// Signs an access token for `user_id` in session `sid`.
+    pub(crate) fn access_token(&self, user_id: Uuid, sid: &str) -> Result<AccessToken, ApiError> {
+        let token = self.access.sign(user_id, sid).map_err(|e| {
             log::error!("signing an access token failed: {e}");
             ApiError::Internal
         })?;
@@ -78,7 +83,7 @@ impl Services {
     }
 
     fn session(&self, user: User, refresh: RefreshToken) -> Result<Session, ApiError> {
-        let access = self.access_token(user.id)?;
+        let access = self.access_token(user.id, &refresh.family())?;
         Ok(Session { user, refresh, access })
     }
 }

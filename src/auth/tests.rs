@@ -69,7 +69,7 @@ impl Builder {
                 store
             }
         };
-        let backend = TokenBackend::Memory(Arc::new(MemoryTokens::new(Duration::from_secs(3600), self.grace)));
+        let backend = TokenBackend::Memory(Arc::new(MemoryTokens::new(Duration::from_secs(3600), self.grace, 1)));
         let tokens = TokenStore::new(TokenStoreActor::new(backend, RefreshKey::derive(SECRET)).start(), timeout);
         let counters = CounterStore::new(CounterStoreActor::new(CounterBackend::Memory(Arc::new(MemoryCounters::new()))).start(), timeout);
         let services = Services {
@@ -79,6 +79,10 @@ impl Builder {
             users: Users::new(UserRepo::new(store.clone()).start(), timeout),
             access: Arc::new(AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(900), Duration::ZERO)),
             password_policy: PasswordPolicy { deny_common: true },
+            revocations: crate::revocation::Revocations::local(Arc::new(crate::revocation::RevocationTable::new(
+                Duration::from_secs(900),
+                Duration::from_secs(60),
+            ))),
         };
         (services, store)
     }
@@ -91,12 +95,12 @@ fn rid() -> RequestId {
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 
 async fn sign_up(services: &Services, username: &str) -> Session {
-    let account = NewAccount { username: username.into(), password: PASSWORD.into(), email: None };
+    let account = NewAccount { username: username.into(), password: PASSWORD.into(), email: None, user_agent: None };
     register(services, &rid(), IP, account).await.unwrap()
 }
 
 async fn log_in(services: &Services, username: &str, password: &str) -> Result<Session, ApiError> {
-    let credentials = Credentials { password: password.into(), username: Some(username.into()), email: None };
+    let credentials = Credentials { password: password.into(), username: Some(username.into()), email: None, user_agent: None };
     login(services, &rid(), IP, None, credentials).await
 }
 
@@ -106,7 +110,7 @@ async fn a_registered_user_logs_in_and_gets_a_working_session() {
     let registered = sign_up(&services, "alice").await;
     let session = log_in(&services, "alice", PASSWORD).await.unwrap();
     assert_eq!(session.user.id, registered.user.id);
-    assert_eq!(services.access.verify_subject(&session.access.token).unwrap(), registered.user.id);
+    assert_eq!(services.access.verify_subject(&session.access.token).unwrap().sub, registered.user.id);
     assert!(matches!(log_in(&services, "alice", "a wrong password").await, Err(ApiError::InvalidCredentials)));
     assert_eq!(me(&services, registered.user.id).await.unwrap().username, "alice");
 }

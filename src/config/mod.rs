@@ -7,6 +7,7 @@ mod sections;
 use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, time::Duration};
 
 pub use ipnet::IpNet;
+pub use sections::SessionsConfig;
 pub use sections::{
     Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, Mode, SameSite, StoresConfig, ThrottleConfig, TokenStoreKind,
     TokensConfig,
@@ -23,6 +24,7 @@ pub struct Config {
     pub argon2: Argon2Config,
     pub throttle: ThrottleConfig,
     pub password_denylist: bool,
+    pub sessions: SessionsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -188,6 +190,11 @@ impl Config {
                 per_account: env.parse("THROTTLE_PER_ACCOUNT", 10)?,
             },
             password_denylist: env.parse("PASSWORD_DENYLIST", true)?,
+            sessions: SessionsConfig {
+                per_user: env.parse("SESSIONS_PER_USER", 1)?,
+                revocation_fail_open: Duration::from_secs(env.parse("REVOCATION_FAIL_OPEN", 60)?),
+                revocation_heartbeat: Duration::from_millis(env.parse("REVOCATION_HEARTBEAT_MS", 1000)?),
+            },
         };
         config.check()?;
         Ok(config)
@@ -208,6 +215,8 @@ impl Config {
             ("DEVICE_COOKIE_TTL", self.cookies.device_ttl.as_secs()),
             ("BODY_READ_TIMEOUT", self.http.body_read_timeout.as_secs()),
             ("MAX_CONNECTIONS", self.http.max_connections.unwrap_or(1)),
+            ("SESSIONS_PER_USER", u64::from(self.sessions.per_user)),
+            ("REVOCATION_HEARTBEAT_MS", self.sessions.revocation_heartbeat.as_millis() as u64),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError(format!("{name} must be greater than 0")));

@@ -126,3 +126,15 @@ pub struct ThrottleConfig {
     pub register_per_ip: u32,
     pub per_account: u32,
 }
+
+/// Sessions and the revocation of their access tokens.
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    /// `SESSIONS_PER_USER`: beyond it, a login ends the user's least recently used session.
+    pub per_user: u32,
+    /// `REVOCATION_FAIL_OPEN`: how long a replica that lost the revocation channel keeps
+    /// accepting bearer tokens from what it knows before it refuses them with 503.
+    pub revocation_fail_open: Duration,
+    /// `REVOCATION_HEARTBEAT_MS`: how often the listener checks its subscription and the record.
+    pub revocation_heartbeat: Duration,
+}

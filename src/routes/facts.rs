@@ -45,6 +45,16 @@ pub const ORIGIN_CHECKED: &[ApiError] = &[ApiError::OriginNotAllowed];
 pub const THROTTLED: &[ApiError] =
     &[ApiError::RateLimited { retry_after: Duration::from_secs(60) }, ApiError::Overloaded { retry_after: Duration::from_secs(1) }];
 
+/// Routes that take a bearer access token (`AuthenticatedUser`): a missing, malformed, expired
+/// or revoked token, or a replica out of touch with revocations past `REVOCATION_FAIL_OPEN`.
+pub const BEARER: &[ApiError] = &[
+    ApiError::MissingAccessToken,
+    ApiError::InvalidAccessToken,
+    ApiError::ExpiredAccessToken,
+    ApiError::SessionRevoked,
+    ApiError::Unavailable(Dependency::TokenStore),
+];
+
 /// Routes that need every store: the user repository, the token store and the hasher.
 pub const ALL_STORES: &[ApiError] = &[
     ApiError::Unavailable(Dependency::Database),

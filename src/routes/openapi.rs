@@ -38,7 +38,7 @@ pub const EMAIL_PATTERN: &str =
     ),
     components(schemas(User, Checks, Readiness)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "ops", description = "ping, health, this document"))
+    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "sessions", description = "the signed-in user's sessions: list, end one, log out everywhere"), (name = "ops", description = "ping, health, this document"))
 )]
 struct ApiDoc;
 

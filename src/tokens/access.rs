@@ -1,4 +1,4 @@
-//! Access tokens: HS256 JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`.
+//! Access tokens: HS256 JWTs with `sub`, `sid`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, erro
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use super::verified::{Cached, VerifiedTokens};
+use super::verified::{Cached, Subject, VerifiedTokens};
 
 /// RFC 9068's media type for JWT access tokens; checked on every verification so that no other
 /// kind of JWT signed with the same key can pass as an access token (RFC 8725 §3.11).
@@ -43,6 +43,10 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// The session (refresh-token family) the token belongs to: what ending the session revokes.
+    /// Absent only from tokens signed before sessions had ids, which expire within one TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -95,8 +99,8 @@ impl AccessTokens {
         self.ttl
     }
 
-    /// A fresh token for `user_id`, valid from now for the configured lifetime.
-    pub fn sign(&self, user_id: Uuid) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A fresh token for `user_id` in session `sid`, valid from now for the configured lifetime.
+    pub fn sign(&self, user_id: Uuid, sid: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,
@@ -106,6 +110,7 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: Uuid::new_v4(),
+            sid: Some(sid.to_string()),
         };
         self.sign_claims(&claims)
     }
@@ -116,9 +121,10 @@ impl AccessTokens {
         jsonwebtoken::encode(&self.header, claims, &self.encoding)
     }
 
-    /// The user a bearer token names: `verify`, remembered for the token's next presentation
-    /// (see `verified`). The request path needs nothing else of the claims.
-    pub fn verify_subject(&self, token: &str) -> Result<Uuid, AccessTokenError> {
+    /// The user and session a bearer token names: `verify`, remembered for the token's next
+    /// presentation (see `verified`). The request path needs nothing else of the claims; the
+    /// caller checks the answer against the revocation table, hit or not.
+    pub fn verify_subject(&self, token: &str) -> Result<Subject, AccessTokenError> {
         let now = jsonwebtoken::get_current_timestamp() as i64;
         let leeway = self.validation.leeway as i64;
         match self.verified.get(token, now, leeway) {
@@ -127,8 +133,10 @@ impl AccessTokens {
             Cached::Unknown => {}
         }
         let claims = self.verify(token)?;
-        self.verified.put(token, claims.sub, claims.exp, now, leeway);
-        Ok(claims.sub)
+        let sid = claims.sid.as_deref().and_then(|sid| (sid.len() == 32).then(|| u128::from_str_radix(sid, 16).ok()).flatten());
+        let subject = Subject { sub: claims.sub, sid, iat: claims.iat };
+        self.verified.put(token, subject, claims.exp, now, leeway);
+        Ok(subject)
     }
 
     /// Expired tokens are told apart from every other refusal, so a client knows to refresh.
@@ -192,6 +200,7 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"CvUwTRudq9ogaXzGATwcf3TI1HpCBfgsNNewSikL2z0S";
+    const SID: &str = "00112233445566778899aabbccddeeff";
 
     fn tokens() -> AccessTokens {
         AccessTokens::new(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::ZERO)
@@ -207,6 +216,7 @@ mod tests {
             iss: "gatehouse".into(),
             aud: "gatehouse".into(),
             jti: Uuid::new_v4(),
+            sid: None,
         }
     }
 
@@ -218,7 +228,10 @@ mod tests {
     fn a_signed_token_verifies_to_its_subject() {
         let t = tokens();
         let id = Uuid::new_v4();
-        assert_eq!(t.verify(&t.sign(id).unwrap()).unwrap().sub, id);
+        let claims = t.verify(&t.sign(id, SID).unwrap()).unwrap();
+        assert_eq!((claims.sub, claims.sid.as_deref()), (id, Some(SID)));
+        let subject = t.verify_subject(&t.sign(id, SID).unwrap()).unwrap();
+        assert_eq!(subject.sid_hex().as_deref(), Some(SID));
     }
 
     #[test]
@@ -232,7 +245,7 @@ mod tests {
     fn a_token_signed_with_another_secret_is_invalid() {
         let other =
             AccessTokens::new(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
-        assert_eq!(tokens().verify(&other.sign(Uuid::new_v4()).unwrap()), Err(AccessTokenError::Invalid));
+        assert_eq!(tokens().verify(&other.sign(Uuid::new_v4(), SID).unwrap()), Err(AccessTokenError::Invalid));
     }
 
     #[test]
@@ -335,7 +348,7 @@ mod tests {
         #[test]
         fn a_signed_token_with_any_single_character_changed_never_verifies(pos in 0usize..400, c in "[A-Za-z0-9_.-]") {
             let t = tokens();
-            let token = t.sign(Uuid::new_v4()).unwrap();
+            let token = t.sign(Uuid::new_v4(), SID).unwrap();
             let pos = pos % token.len();
             let mut bytes = token.clone().into_bytes();
             bytes[pos] = c.as_bytes()[0];

@@ -5,4 +5,5 @@ pub mod refresh;
 pub mod verified;
 
 pub use access::{AccessClaims, AccessTokenError, AccessTokens};
-pub use refresh::{RefreshKey, RefreshToken, TokenHash};
+pub use refresh::{RefreshKey, RefreshToken, TokenHash, user_tag};
+pub use verified::Subject;

@@ -8,7 +8,9 @@
 //! so no other string can borrow an entry; the signing key never changes while the process
 //! runs. What can change with time is re-checked on every hit: `exp`, with the same leeway. A
 //! token that is not `nbf`-valid yet is never cached, and time only moves forward. Only valid
-//! tokens get in, so junk cannot fill the table, and its size is bounded.
+//! tokens get in, so junk cannot fill the table, and its size is bounded. What can change
+//! besides time is revocation: a hit carries the token's session and issue time, and the caller
+//! checks them against the revocation table exactly as after a full verification.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,14 +27,31 @@ pub struct VerifiedTokens {
 
 #[derive(Clone, Copy)]
 struct Verified {
-    sub: Uuid,
+    token: Subject,
     exp: i64,
+}
+
+/// What the request path needs of a verified token: its user, and what the revocation check
+/// reads (its session and when it was issued), so a hit is checked like a fresh verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject {
+    pub sub: Uuid,
+    /// The session id (`sid`) as a number; `None` for a token signed before sessions had ids.
+    pub sid: Option<u128>,
+    pub iat: i64,
+}
+
+impl Subject {
+    /// The session id as it is written in tokens and session lists (32 hex digits).
+    pub fn sid_hex(&self) -> Option<String> {
+        self.sid.map(|sid| format!("{sid:032x}"))
+    }
 }
 
 /// What a cached token is, at a given moment.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cached {
-    Valid(Uuid),
+    Valid(Subject),
     Expired,
     Unknown,
 }
@@ -47,15 +66,15 @@ impl VerifiedTokens {
                 entries.remove(token);
                 Cached::Expired
             }
-            Some(v) => Cached::Valid(v.sub),
+            Some(v) => Cached::Valid(v.token),
         }
     }
 
     /// Records a token that has just passed the full verification.
-    pub fn put(&self, token: &str, sub: Uuid, exp: i64, now: i64, leeway: i64) {
+    pub fn put(&self, token: &str, subject: Subject, exp: i64, now: i64, leeway: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         crate::bounded::make_room(&mut entries, CAPACITY, |_, v| v.exp >= now.saturating_sub(leeway));
-        entries.insert(token.into(), Verified { sub, exp });
+        entries.insert(token.into(), Verified { token: subject, exp });
     }
 
     #[cfg(test)]
@@ -68,14 +87,18 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
+    fn subject(sub: Uuid) -> Subject {
+        Subject { sub, sid: Some(7), iat: 100 }
+    }
+
     #[test]
     fn a_token_is_valid_until_its_exp_plus_leeway_then_forgotten() {
         let cache = VerifiedTokens::default();
         let sub = Uuid::new_v4();
         assert_eq!(cache.get("t", 100, 0), Cached::Unknown);
-        cache.put("t", sub, 200, 100, 5);
-        assert_eq!(cache.get("t", 200, 5), Cached::Valid(sub));
-        assert_eq!(cache.get("t", 205, 5), Cached::Valid(sub));
+        cache.put("t", subject(sub), 200, 100, 5);
+        assert_eq!(cache.get("t", 200, 5), Cached::Valid(subject(sub)));
+        assert_eq!(cache.get("t", 205, 5), Cached::Valid(subject(sub)));
         assert_eq!(cache.get("t", 206, 5), Cached::Expired);
         assert_eq!(cache.get("t", 100, 5), Cached::Unknown, "an expired entry is removed");
     }
@@ -83,7 +106,7 @@ mod tests {
     #[test]
     fn only_the_exact_text_hits() {
         let cache = VerifiedTokens::default();
-        cache.put("aaa.bbb.ccc", Uuid::new_v4(), 200, 100, 0);
+        cache.put("aaa.bbb.ccc", subject(Uuid::new_v4()), 200, 100, 0);
         for other in ["aaa.bbb.cc", "aaa.bbb.cccd", "AAA.bbb.ccc", ""] {
             assert_eq!(cache.get(other, 100, 0), Cached::Unknown, "{other:?}");
         }
@@ -93,15 +116,15 @@ mod tests {
     fn the_table_stays_bounded() {
         let cache = VerifiedTokens::default();
         for i in 0..CAPACITY * 3 {
-            cache.put(&format!("token-{i}"), Uuid::nil(), 200, 100, 0);
+            cache.put(&format!("token-{i}"), subject(Uuid::nil()), 200, 100, 0);
             assert!(cache.len() <= CAPACITY);
         }
         // Expired entries go first when the table is full.
         let cache = VerifiedTokens::default();
         for i in 0..CAPACITY {
-            cache.put(&format!("old-{i}"), Uuid::nil(), 50, 40, 0);
+            cache.put(&format!("old-{i}"), subject(Uuid::nil()), 50, 40, 0);
         }
-        cache.put("fresh", Uuid::nil(), 200, 100, 0);
+        cache.put("fresh", subject(Uuid::nil()), 200, 100, 0);
         assert_eq!(cache.len(), 1);
     }
 }

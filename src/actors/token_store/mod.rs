@@ -1,9 +1,12 @@
-//! `TokenStoreActor`: refresh tokens, one per user: issue (a login replaces the old one),
-//! rotate (atomic, with reuse detection and a grace window for concurrent tabs), revoke.
-//! Backed by Redis, or by this process's memory in the embedded setup.
+//! `TokenStoreActor`: sessions (refresh-token families), up to `SESSIONS_PER_USER` per user:
+//! issue (beyond the limit, the least recently used session ends; with the default of one, a
+//! login replaces the old session), rotate (atomic, with reuse detection and a grace window for
+//! concurrent tabs), revoke, end by id, list. Backed by Redis, or by this process's memory in
+//! the embedded setup.
 
 mod memory;
 mod redis;
+mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +16,7 @@ use uuid::Uuid;
 
 pub use self::memory::MemoryTokens;
 pub use self::redis::{RedisSettings, RedisTokens};
+pub use self::session::{SessionInfo, SessionMeta};
 use crate::actors::ask;
 use crate::error::{ApiError, Dependency};
 use crate::tokens::{RefreshKey, RefreshToken};
@@ -89,13 +93,13 @@ impl TokenBackend {
         }
     }
 
-    async fn issue(&self, key: &RefreshKey, user_id: Uuid) -> Result<RefreshToken, ApiError> {
-        let token = key.generate();
-        match self {
-            TokenBackend::Redis(r) => r.store_new(user_id, &token).await?,
-            TokenBackend::Memory(m) => m.store_new(user_id, &token),
-        }
-        Ok(token)
+    async fn issue(&self, key: &RefreshKey, user_id: Uuid, meta: &SessionMeta) -> Result<Issued, ApiError> {
+        let token = key.generate(user_id);
+        let ended = match self {
+            TokenBackend::Redis(r) => r.store_new(user_id, &token, meta).await?,
+            TokenBackend::Memory(m) => m.store_new(user_id, &token, meta),
+        };
+        Ok(Issued { token, ended })
     }
 
     /// Security: the family id is not secret, so a token that is neither the family's current
@@ -119,6 +123,20 @@ impl TokenBackend {
         match self {
             TokenBackend::Redis(r) => r.revoke(token).await,
             TokenBackend::Memory(m) => Ok(m.revoke(token)),
+        }
+    }
+
+    async fn end(&self, user_id: Uuid, family: Option<&str>) -> Result<Vec<String>, ApiError> {
+        match self {
+            TokenBackend::Redis(r) => r.end(user_id, family).await,
+            TokenBackend::Memory(m) => Ok(m.end(user_id, family)),
+        }
+    }
+
+    async fn list(&self, user_id: Uuid) -> Result<Vec<SessionInfo>, ApiError> {
+        match self {
+            TokenBackend::Redis(r) => r.list(user_id).await,
+            TokenBackend::Memory(m) => Ok(m.list(user_id)),
         }
     }
 
@@ -154,9 +172,24 @@ impl Actor for TokenStoreActor {
     type Context = Context<Self>;
 }
 
+/// A session just started, and the sessions its start ended (their family ids).
+pub struct Issued {
+    pub token: RefreshToken,
+    pub ended: Vec<String>,
+}
+
 #[derive(Message)]
-#[rtype(result = "Result<RefreshToken, ApiError>")]
-pub struct Issue(pub Uuid);
+#[rtype(result = "Result<Issued, ApiError>")]
+pub struct Issue(pub Uuid, pub SessionMeta);
+
+/// Ends one session of a user by its id, or all of them (`None`).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<String>, ApiError>")]
+pub struct End(pub Uuid, pub Option<String>);
+
+#[derive(Message)]
+#[rtype(result = "Result<Vec<SessionInfo>, ApiError>")]
+pub struct List(pub Uuid);
 
 #[derive(Message)]
 #[rtype(result = "Result<RotateOutcome, ApiError>")]
@@ -171,10 +204,26 @@ pub struct Revoke(pub RefreshToken);
 pub struct Ping;
 
 impl Handler<Issue> for TokenStoreActor {
-    type Result = ResponseFuture<Result<RefreshToken, ApiError>>;
+    type Result = ResponseFuture<Result<Issued, ApiError>>;
     fn handle(&mut self, msg: Issue, _: &mut Context<Self>) -> Self::Result {
         let (backend, key) = (self.backend.clone(), self.key.clone());
-        Box::pin(async move { backend.issue(&key, msg.0).await })
+        Box::pin(async move { backend.issue(&key, msg.0, &msg.1).await })
+    }
+}
+
+impl Handler<End> for TokenStoreActor {
+    type Result = ResponseFuture<Result<Vec<String>, ApiError>>;
+    fn handle(&mut self, msg: End, _: &mut Context<Self>) -> Self::Result {
+        let backend = self.backend.clone();
+        Box::pin(async move { backend.end(msg.0, msg.1.as_deref()).await })
+    }
+}
+
+impl Handler<List> for TokenStoreActor {
+    type Result = ResponseFuture<Result<Vec<SessionInfo>, ApiError>>;
+    fn handle(&mut self, msg: List, _: &mut Context<Self>) -> Self::Result {
+        let backend = self.backend.clone();
+        Box::pin(async move { backend.list(msg.0).await })
     }
 }
 
@@ -214,8 +263,17 @@ impl TokenStore {
         TokenStore { addr, timeout }
     }
 
-    pub async fn issue(&self, user_id: Uuid) -> Result<RefreshToken, ApiError> {
-        ask(&self.addr, Issue(user_id), self.timeout, Dependency::TokenStore).await
+    pub async fn issue(&self, user_id: Uuid, meta: SessionMeta) -> Result<Issued, ApiError> {
+        ask(&self.addr, Issue(user_id, meta), self.timeout, Dependency::TokenStore).await
+    }
+
+    /// Ends the session `family` of `user_id`, or all of theirs; the family ids it ended.
+    pub async fn end(&self, user_id: Uuid, family: Option<String>) -> Result<Vec<String>, ApiError> {
+        ask(&self.addr, End(user_id, family), self.timeout, Dependency::TokenStore).await
+    }
+
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionInfo>, ApiError> {
+        ask(&self.addr, List(user_id), self.timeout, Dependency::TokenStore).await
     }
 
     pub async fn rotate(&self, token: RefreshToken) -> Result<RotateOutcome, ApiError> {

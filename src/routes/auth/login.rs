@@ -51,6 +51,7 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { password, username, email } = body.into_inner();
     let device = state.device.read(&req);
-    let session = auth::login(&state.services, &rid, ip, device, Credentials { password, username, email }).await?;
+    let user_agent = super::user_agent(&req);
+    let session = auth::login(&state.services, &rid, ip, device, Credentials { password, username, email, user_agent }).await?;
     Ok(session::started(&state, StatusCode::OK, session))
 }

@@ -6,9 +6,16 @@ mod me;
 mod refresh;
 mod register;
 mod session;
+mod sessions;
 
 pub use login::{Login, login};
 pub use logout::{Logout, logout};
 pub use me::{Me, MeAlias, me};
 pub use refresh::{Refresh, RefreshAccessToken, refresh};
 pub use register::{Register, register};
+pub use sessions::{EndSession, LogoutAll, Sessions, end_session, list_sessions, logout_all};
+
+/// The client's `User-Agent`, when it is text (the store bounds and sanitises it).
+fn user_agent(req: &actix_web::HttpRequest) -> Option<String> {
+    req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string)
+}

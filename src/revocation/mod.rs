@@ -1,0 +1,145 @@
+//! Revocation of access tokens: when a session ends, its access tokens are refused with
+//! `401 SESSION_REVOKED` on every replica, while the bearer check stays in the process.
+//!
+//! `Revocations` is what the flows use: `ended` records the end of sessions in this process's
+//! `RevocationTable` at once and, with Redis, in the shared record (`record.lua`: a sorted set
+//! kept for one window) and on the revocation channel, in one script. Every replica's
+//! `RevocationListener` (`listener.rs`) feeds its table from that channel and replays the record
+//! whenever it (re)subscribes. The embedded store has one process: its table is the whole truth.
+
+mod listener;
+mod table;
+
+use std::sync::Arc;
+
+use redis::Script;
+use uuid::Uuid;
+
+pub use listener::{ListenerSettings, RevocationListener};
+pub use table::{Refusal, Revocation, RevocationTable};
+
+use crate::actors::redis_pool::RedisPool;
+use crate::error::ApiError;
+use crate::middleware::RequestId;
+use crate::tokens::Subject;
+
+/// The Redis key of the record and the name of the channel, under the key prefix.
+pub fn record_key(prefix: &str) -> String {
+    format!("{prefix}revoked")
+}
+
+pub fn channel(prefix: &str) -> String {
+    format!("{prefix}revocations")
+}
+
+/// Why sessions ended: the label of `gatehouse_revocations_published_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Logout,
+    LogoutAll,
+    Ended,
+    Reuse,
+    Replaced,
+}
+
+impl Reason {
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Logout => "logout",
+            Reason::LogoutAll => "logout_all",
+            Reason::Ended => "ended",
+            Reason::Reuse => "reuse",
+            Reason::Replaced => "replaced",
+        }
+    }
+}
+
+/// The flows' handle: the table, and where revocations are published.
+#[derive(Clone)]
+pub struct Revocations {
+    table: Arc<RevocationTable>,
+    shared: Option<Arc<Shared>>,
+}
+
+/// The Redis record and channel.
+struct Shared {
+    pool: RedisPool,
+    script: Script,
+    key: String,
+    channel: String,
+}
+
+impl Revocations {
+    /// Revocations that stay in this process: the embedded store.
+    pub fn local(table: Arc<RevocationTable>) -> Revocations {
+        Revocations { table, shared: None }
+    }
+
+    /// Revocations shared over Redis, through `pool` (an HTTP worker's own).
+    pub fn shared(table: Arc<RevocationTable>, pool: RedisPool) -> Revocations {
+        let prefix = pool.prefix().to_string();
+        let shared = Shared { pool, script: Script::new(include_str!("record.lua")), key: record_key(&prefix), channel: channel(&prefix) };
+        Revocations { table, shared: Some(Arc::new(shared)) }
+    }
+
+    pub fn table(&self) -> &Arc<RevocationTable> {
+        &self.table
+    }
+
+    /// Whether a verified access token may pass (see `RevocationTable::check`).
+    pub fn check(&self, subject: &Subject) -> Result<(), ApiError> {
+        let sid = subject.sid_hex();
+        self.table.check(sid.as_deref(), subject.sub, subject.iat, chrono::Utc::now().timestamp_millis()).map_err(|refusal| match refusal {
+            Refusal::Revoked => ApiError::SessionRevoked,
+            Refusal::Unknown => ApiError::Unavailable(crate::error::Dependency::TokenStore),
+        })
+    }
+
+    /// The sessions `sids` of `user_id` have ended (the store already forgot them): their
+    /// access tokens are refused here at once and, once published, on every replica.
+    ///
+    /// Reliability: the store's change is the truth and has happened; a failure to publish is
+    /// logged and counted, not answered with an error (a retry would find nothing left to end).
+    /// The other replicas then accept those access tokens until they expire, as before sessions
+    /// were revocable: `GatehouseRevocationPublishFailing` alerts on it.
+    pub async fn ended(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
+        if sids.is_empty() {
+            return;
+        }
+        let revocations: Vec<Revocation> = sids.iter().map(|sid| Revocation::Session(sid.clone())).collect();
+        self.publish(rid, user_id, &revocations, reason).await;
+    }
+
+    /// Every access token of `user_id` issued up to now is refused (an account-wide event).
+    pub async fn user(&self, rid: &RequestId, user_id: Uuid, reason: Reason) {
+        // Tokens carry whole seconds: "before the next second" covers one signed this second.
+        let before = chrono::Utc::now().timestamp() + 1;
+        self.publish(rid, user_id, &[Revocation::UserBefore(user_id, before)], reason).await;
+    }
+
+    async fn publish(&self, rid: &RequestId, user_id: Uuid, revocations: &[Revocation], reason: Reason) {
+        let now = chrono::Utc::now().timestamp();
+        for r in revocations {
+            self.table.apply(r, now);
+        }
+        crate::metrics::sessions::revocations_published(reason.label(), revocations.len());
+        log::info!(target: "gatehouse::auth", "sessions revoked user_id={user_id} count={} reason={} rid={rid}", revocations.len(), reason.label());
+        let Some(shared) = &self.shared else { return };
+        let window_ms = self.table.window().as_millis() as u64;
+        let result = shared
+            .pool
+            .with_conn(async |c| {
+                let mut call = shared.script.key(&shared.key);
+                call.arg(&shared.channel).arg(window_ms);
+                for r in revocations {
+                    call.arg(r.encode());
+                }
+                call.invoke_async::<i64>(c).await
+            })
+            .await;
+        if let Err(e) = result {
+            crate::metrics::sessions::revocation_publish_failed();
+            log::error!(target: "gatehouse::auth", "revocation not published to other replicas user_id={user_id}: {e} rid={rid}");
+        }
+    }
+}

@@ -25,6 +25,7 @@ mod proxies;
 mod refresh;
 mod register;
 mod secrets;
+mod sessions;
 mod slow_clients;
 mod throttle;
 mod thunder_client;

@@ -1,6 +1,7 @@
 //! The logout flow: ends the presented refresh token's session, and with it its access tokens.
 
 use super::Services;
+use crate::actors::token_store::Revoked;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::revocation::Reason;
@@ -14,11 +15,17 @@ use crate::tokens::RefreshToken;
 pub async fn logout(services: &Services, rid: &RequestId, presented: Result<RefreshToken, ApiError>) -> Result<(), ApiError> {
     match presented {
         Ok(token) => match services.tokens.revoke(token.clone()).await? {
-            Some(user_id) => {
+            Revoked::Ended(user_id) => {
                 log::info!(target: "gatehouse::auth", "logout user_id={user_id} rid={rid}");
                 services.revocations.ended(rid, user_id, &[token.family()], Reason::Logout).await;
             }
-            None => log::info!(target: "gatehouse::auth", "logout with a token that was not live rid={rid}"),
+            // A retried logout whose first attempt timed out after Redis ended the session: that
+            // attempt published nothing, so this one does.
+            Revoked::Gone => {
+                log::info!(target: "gatehouse::auth", "logout of a session that had already ended rid={rid}");
+                services.revocations.ended_earlier(rid, token.family(), Reason::Logout).await;
+            }
+            Revoked::Kept => log::info!(target: "gatehouse::auth", "logout with a token that was not live rid={rid}"),
         },
         Err(e @ ApiError::AmbiguousRefreshToken) => {
             log::warn!(target: "gatehouse::auth", "logout refused: more than one refresh cookie rid={rid}");

@@ -55,6 +55,12 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
             services.revocations.ended(rid, user_id, &[sid], Reason::Reuse).await;
             return Ok(Refresh::Refused(ApiError::RefreshTokenReused));
         }
+        RotateOutcome::Ended { sid } => {
+            log::info!(target: "gatehouse::auth", "refresh refused: the session has ended rid={rid}");
+            crate::metrics::refresh_outcome("invalid");
+            services.revocations.ended_earlier(rid, sid, Reason::Ended).await;
+            return Ok(Refresh::Refused(ApiError::InvalidRefreshToken));
+        }
         RotateOutcome::Invalid => {
             log::info!(target: "gatehouse::auth", "refresh refused: invalid token rid={rid}");
             crate::metrics::refresh_outcome("invalid");

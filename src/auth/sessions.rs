@@ -42,6 +42,6 @@ pub async fn end_session(services: &Services, rid: &RequestId, caller: &Subject,
 pub async fn logout_all(services: &Services, rid: &RequestId, user_id: Uuid) -> Result<usize, ApiError> {
     let ended = services.tokens.end(user_id, None).await?;
     log::info!(target: "gatehouse::auth", "logout everywhere user_id={user_id} sessions={} rid={rid}", ended.len());
-    services.revocations.ended(rid, user_id, &ended, Reason::LogoutAll).await;
+    services.revocations.all_ended(rid, user_id, &ended, Reason::LogoutAll).await;
     Ok(ended.len())
 }

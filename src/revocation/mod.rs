@@ -107,23 +107,36 @@ impl Revocations {
             return;
         }
         let revocations: Vec<Revocation> = sids.iter().map(|sid| Revocation::Session(sid.clone())).collect();
-        self.publish(rid, user_id, &revocations, reason).await;
+        self.publish(rid, Some(user_id), &revocations, reason).await;
     }
 
-    /// Every access token of `user_id` issued up to now is refused (an account-wide event).
-    pub async fn user(&self, rid: &RequestId, user_id: Uuid, reason: Reason) {
-        // Tokens carry whole seconds: "before the next second" covers one signed this second.
-        let before = chrono::Utc::now().timestamp() + 1;
-        self.publish(rid, user_id, &[Revocation::UserBefore(user_id, before)], reason).await;
+    /// Every session of `user_id` has ended: the sessions `sids`, and every access token of
+    /// theirs issued in an earlier second than now. The second covers sessions this call did not
+    /// see: one ended by an earlier attempt that timed out after Redis did the work, or one
+    /// started concurrently. A token signed within the current second is not covered (`iat` has
+    /// whole seconds), so a login right after a logout everywhere works at once.
+    pub async fn all_ended(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
+        let before = chrono::Utc::now().timestamp();
+        let revocations: Vec<Revocation> =
+            sids.iter().map(|sid| Revocation::Session(sid.clone())).chain([Revocation::UserBefore(user_id, before)]).collect();
+        self.publish(rid, Some(user_id), &revocations, reason).await;
     }
 
-    async fn publish(&self, rid: &RequestId, user_id: Uuid, revocations: &[Revocation], reason: Reason) {
+    /// A session that is no longer in the store, presented with a token this service issued for
+    /// it: its end is published again. Its end may have happened in a call whose answer was lost
+    /// (a timeout after Redis did the work), whose publication never happened.
+    pub async fn ended_earlier(&self, rid: &RequestId, sid: String, reason: Reason) {
+        self.publish(rid, None, &[Revocation::Session(sid)], reason).await;
+    }
+
+    async fn publish(&self, rid: &RequestId, user_id: Option<Uuid>, revocations: &[Revocation], reason: Reason) {
         let now = chrono::Utc::now().timestamp();
         for r in revocations {
             self.table.apply(r, now);
         }
         crate::metrics::sessions::revocations_published(reason.label(), revocations.len());
-        log::info!(target: "gatehouse::auth", "sessions revoked user_id={user_id} count={} reason={} rid={rid}", revocations.len(), reason.label());
+        let user = user_id.map_or_else(|| "unknown".to_string(), |u| u.to_string());
+        log::info!(target: "gatehouse::auth", "sessions revoked user_id={user} count={} reason={} rid={rid}", revocations.len(), reason.label());
         let Some(shared) = &self.shared else { return };
         let window_ms = self.table.window().as_millis() as u64;
         let result = shared
@@ -139,7 +152,7 @@ impl Revocations {
             .await;
         if let Err(e) = result {
             crate::metrics::sessions::revocation_publish_failed();
-            log::error!(target: "gatehouse::auth", "revocation not published to other replicas user_id={user_id}: {e} rid={rid}");
+            log::error!(target: "gatehouse::auth", "revocation not published to other replicas user_id={user}: {e} rid={rid}");
         }
     }
 }

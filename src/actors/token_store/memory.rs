@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{Rotation, SessionInfo, SessionMeta};
+use super::{Revoked, Rotation, SessionInfo, SessionMeta};
 use crate::tokens::RefreshToken;
 
 pub struct MemoryTokens {
@@ -90,7 +90,7 @@ impl MemoryTokens {
         let (family_id, hash) = (presented.family(), presented.hash().0);
         let mut s = self.lock();
         let Some(family) = s.families.get_mut(&family_id).filter(|f| f.expires > now) else {
-            return Rotation::Invalid;
+            return Rotation::Gone;
         };
         let user_id = family.user_id;
         if family.current == hash {
@@ -117,18 +117,18 @@ impl MemoryTokens {
     }
 
     /// Logout: ends the session if `presented` is its current token or the immediate predecessor.
-    pub fn revoke(&self, presented: &RefreshToken) -> Option<Uuid> {
+    pub fn revoke(&self, presented: &RefreshToken) -> Revoked {
         let now = Instant::now();
         let (family_id, hash) = (presented.family(), presented.hash().0);
         let mut s = self.lock();
-        let family = s.families.get(&family_id).filter(|f| f.expires > now)?;
+        let Some(family) = s.families.get(&family_id).filter(|f| f.expires > now) else { return Revoked::Gone };
         let known = family.current == hash || family.previous.as_ref().is_some_and(|p| p.hash == hash);
         if !known {
-            return None;
+            return Revoked::Kept;
         }
         let user_id = family.user_id;
         Self::revoke_family(&mut s, &family_id, user_id);
-        Some(user_id)
+        Revoked::Ended(user_id)
     }
 
     /// Ends one session of `user_id` (`Some(family id)`) or all of them; returns the family ids
@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(store.sweep_and_count(Instant::now()), 1);
         assert_eq!(store.sweep_and_count(Instant::now() + Duration::from_secs(61)), 0);
         assert!(store.stored_strings().is_empty());
-        assert_eq!(rotate(&store, &token, &key().successor(&token)), Rotation::Invalid);
+        assert_eq!(rotate(&store, &token, &key().successor(&token)), Rotation::Gone);
     }
 
     #[test]
@@ -257,7 +257,7 @@ mod tests {
         let t2 = key().successor(&t1);
         assert_eq!(rotate(&store, &t1, &t2), Rotation::Rotated(user));
         assert_eq!(rotate(&store, &t0, &key().successor(&t0)), Rotation::Reused(user), "an older generation is a replay");
-        assert_eq!(rotate(&store, &t2, &key().successor(&t2)), Rotation::Invalid, "the family is revoked");
+        assert_eq!(rotate(&store, &t2, &key().successor(&t2)), Rotation::Gone, "the family is revoked");
     }
 
     #[test]
@@ -272,7 +272,7 @@ mod tests {
         for _ in 0..100 {
             let guess = forged(&t1);
             assert_eq!(rotate(&store, &guess, &key().successor(&guess)), Rotation::Invalid);
-            assert_eq!(store.revoke(&guess), None);
+            assert_eq!(store.revoke(&guess), Revoked::Kept);
         }
         assert_eq!(store.stored_strings(), before, "nothing was revoked or rotated");
         let t2 = key().successor(&t1);
@@ -304,7 +304,7 @@ mod tests {
         let (first, second) = (key().generate(user), key().generate(user));
         store.store_new(user, &first, &SessionMeta::default());
         store.store_new(user, &second, &SessionMeta::default());
-        assert_eq!(rotate(&store, &first, &key().successor(&first)), Rotation::Invalid);
+        assert_eq!(rotate(&store, &first, &key().successor(&first)), Rotation::Gone);
         assert_eq!(store.sweep_and_count(Instant::now()), 1);
     }
 

@@ -34,6 +34,22 @@ pub enum RotateOutcome {
     /// Unknown, expired, revoked, or replaced by a newer login; or a token of a live family
     /// that is neither its current nor its previous one and proves nothing (see `rotate`).
     Invalid,
+    /// A token this service issued (its tag proves it) of a session that is no longer in the
+    /// store: ended or expired. Refused like `Invalid`; its session id can be revoked again
+    /// (see `auth::refresh`).
+    Ended { sid: String },
+}
+
+/// What a logout with a presented token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// It ended the user's session.
+    Ended(Uuid),
+    /// There is no such session (ended or expired). With a token this service issued, the
+    /// session id can be revoked again: the end may have happened in a call that timed out.
+    Gone,
+    /// A session lives on, and this token may not end it.
+    Kept,
 }
 
 /// What a backend decided about a presented token, before the successor is handed out.
@@ -49,12 +65,14 @@ pub enum Rotation {
     },
     Reused(Uuid),
     Invalid,
+    /// No such session: ended or expired.
+    Gone,
 }
 
 impl Rotation {
     /// A grace answer is trusted only if the seal opens, with the presented token, to the
     /// family's current token.
-    fn outcome(self, presented: &RefreshToken, successor: RefreshToken) -> RotateOutcome {
+    fn outcome(self, presented: &RefreshToken, successor: RefreshToken, proven: bool) -> RotateOutcome {
         match self {
             Rotation::Rotated(user_id) => RotateOutcome::Rotated { user_id, token: successor },
             Rotation::Grace { user_id, sealed, current_hash } => match presented.unseal(&sealed) {
@@ -63,6 +81,10 @@ impl Rotation {
             },
             Rotation::Reused(user_id) => RotateOutcome::Reused { user_id },
             Rotation::Invalid => RotateOutcome::Invalid,
+            // Security: only a token with a valid tag (made here, for this family) may have its
+            // session id revoked again; a guess of the family id changes nothing.
+            Rotation::Gone if proven => RotateOutcome::Ended { sid: presented.family() },
+            Rotation::Gone => RotateOutcome::Invalid,
         }
     }
 }
@@ -116,14 +138,20 @@ impl TokenBackend {
             TokenBackend::Redis(r) => r.rotate(presented, &successor, proven).await?,
             TokenBackend::Memory(m) => m.rotate(presented, &successor, proven),
         };
-        Ok(rotation.outcome(presented, successor))
+        Ok(rotation.outcome(presented, successor, proven))
     }
 
-    async fn revoke(&self, token: &RefreshToken) -> Result<Option<Uuid>, ApiError> {
-        match self {
-            TokenBackend::Redis(r) => r.revoke(token).await,
-            TokenBackend::Memory(m) => Ok(m.revoke(token)),
-        }
+    async fn revoke(&self, key: &RefreshKey, token: &RefreshToken) -> Result<Revoked, ApiError> {
+        let revoked = match self {
+            TokenBackend::Redis(r) => r.revoke(token).await?,
+            TokenBackend::Memory(m) => m.revoke(token),
+        };
+        // Security: `Gone` lets the caller revoke the session id again; only for a token this
+        // service made for that family (a valid tag), never for a guess of the family id.
+        Ok(match revoked {
+            Revoked::Gone if !key.proves(token) => Revoked::Kept,
+            other => other,
+        })
     }
 
     async fn end(&self, user_id: Uuid, family: Option<&str>) -> Result<Vec<String>, ApiError> {
@@ -196,7 +224,7 @@ pub struct List(pub Uuid);
 pub struct Rotate(pub RefreshToken);
 
 #[derive(Message)]
-#[rtype(result = "Result<Option<Uuid>, ApiError>")]
+#[rtype(result = "Result<Revoked, ApiError>")]
 pub struct Revoke(pub RefreshToken);
 
 #[derive(Message)]
@@ -236,10 +264,10 @@ impl Handler<Rotate> for TokenStoreActor {
 }
 
 impl Handler<Revoke> for TokenStoreActor {
-    type Result = ResponseFuture<Result<Option<Uuid>, ApiError>>;
+    type Result = ResponseFuture<Result<Revoked, ApiError>>;
     fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) -> Self::Result {
-        let backend = self.backend.clone();
-        Box::pin(async move { backend.revoke(&msg.0).await })
+        let (backend, key) = (self.backend.clone(), self.key.clone());
+        Box::pin(async move { backend.revoke(&key, &msg.0).await })
     }
 }
 
@@ -280,7 +308,7 @@ impl TokenStore {
         ask(&self.addr, Rotate(token), self.timeout, Dependency::TokenStore).await
     }
 
-    pub async fn revoke(&self, token: RefreshToken) -> Result<Option<Uuid>, ApiError> {
+    pub async fn revoke(&self, token: RefreshToken) -> Result<Revoked, ApiError> {
         ask(&self.addr, Revoke(token), self.timeout, Dependency::TokenStore).await
     }
 

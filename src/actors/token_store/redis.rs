@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::{RedisError, Script};
 use uuid::Uuid;
 
-use super::{Rotation, SessionInfo, SessionMeta};
+use super::{Revoked, Rotation, SessionInfo, SessionMeta};
 use crate::actors::redis_pool::RedisPool;
 use crate::error::ApiError;
 use crate::tokens::{RefreshToken, user_tag};
@@ -145,8 +145,8 @@ impl RedisTokens {
         Ok(parse_rotation(&reply))
     }
 
-    pub async fn revoke(&self, presented: &RefreshToken) -> Result<Option<Uuid>, ApiError> {
-        let uid: Option<String> = self
+    pub async fn revoke(&self, presented: &RefreshToken) -> Result<Revoked, ApiError> {
+        let reply: Vec<String> = self
             .redis
             .with_conn(async |c| {
                 self.revoke
@@ -158,7 +158,11 @@ impl RedisTokens {
                     .await
             })
             .await?;
-        Ok(uid.and_then(|u| u.parse().ok()))
+        Ok(match (reply.first().map(String::as_str), reply.get(1).and_then(|u| u.parse().ok())) {
+            (Some("ended"), Some(user_id)) => Revoked::Ended(user_id),
+            (Some("gone"), _) => Revoked::Gone,
+            _ => Revoked::Kept,
+        })
     }
 
     /// Ends one session of `user_id` (`Some(family id)`) or all of them; returns the family ids
@@ -214,6 +218,7 @@ fn parse_rotation(reply: &[String]) -> Rotation {
             _ => Rotation::Invalid,
         },
         (Some("reused"), Some(user_id)) => Rotation::Reused(user_id),
+        (Some("gone"), _) => Rotation::Gone,
         _ => Rotation::Invalid,
     }
 }

@@ -3,15 +3,16 @@
 -- KEYS: the user's sessions hash ({u:<tag>}), live set.
 -- ARGV: family id, presented hash, successor hash, sealed successor, ttl ms, grace ms,
 --       proof ('1' when the presented token's tag verified, else '0').
--- Returns {'rotated', uid} | {'grace', uid, sealed successor, successor hash} | {'reused', uid} | {'invalid'}.
+-- Returns {'rotated', uid} | {'grace', uid, sealed successor, successor hash} | {'reused', uid} | {'invalid'}
+-- | {'gone'} (no such session: ended or expired).
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return {'invalid'} end
+if not raw then return {'gone'} end
 local s = cjson.decode(raw)
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 if s.exp <= now then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  return {'invalid'}
+  return {'gone'}
 end
 local ttl = tonumber(ARGV[5])
 if s.cur == ARGV[2] then

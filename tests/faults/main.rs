@@ -10,6 +10,7 @@ mod dependencies;
 mod gatehouse;
 mod overload;
 mod replicas;
+mod revocation;
 mod services;
 mod shutdown;
 mod slow_clients;

@@ -85,6 +85,8 @@ impl Application {
         // token from its first request.
         let revocation_table =
             Arc::new(RevocationTable::new(config.tokens.access_token_ttl + config.tokens.jwt_leeway, config.sessions.revocation_fail_open));
+        // The embedded store's table is always in touch: every revocation is made in this process.
+        crate::metrics::sessions::revocation_subscription(matches!(config.stores.token_store, TokenStoreKind::Memory));
         if let TokenStoreKind::Redis(url) = &config.stores.token_store {
             RevocationListener::new(
                 ListenerSettings {

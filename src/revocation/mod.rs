@@ -137,7 +137,13 @@ impl Revocations {
         crate::metrics::sessions::revocations_published(reason.label(), revocations.len());
         let user = user_id.map_or_else(|| "unknown".to_string(), |u| u.to_string());
         log::info!(target: "gatehouse::auth", "sessions revoked user_id={user} count={} reason={} rid={rid}", revocations.len(), reason.label());
-        let Some(shared) = &self.shared else { return };
+        let Some(shared) = &self.shared else {
+            // The embedded store's channel is this process: delivered as soon as made.
+            for _ in revocations {
+                crate::metrics::sessions::revocation_received(0.0);
+            }
+            return;
+        };
         let window_ms = self.table.window().as_millis() as u64;
         let result = shared
             .pool

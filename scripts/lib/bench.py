@@ -324,11 +324,14 @@ class Bench:
         keys = 10_000
         pfx = self.prefix + "rb:"
         h = "ab" * 32
-        seed = "for i = 0, tonumber(ARGV[1]) - 1 do local k = KEYS[1] .. string.format('%012d', i) " \
-               "redis.call('HSET', k, 'uid', '00000000-0000-0000-0000-000000000000', 'cur', ARGV[2]) " \
+        # One session per user hash, in the store's layout: `{u:<n>}:sessions`, field `fam`.
+        seed = "local t = redis.call('TIME') local now = t[1] * 1000 " \
+               "for i = 0, tonumber(ARGV[1]) - 1 do local k = KEYS[1] .. '{u:' .. string.format('%012d', i) .. '}:sessions' " \
+               "redis.call('HSET', k, 'fam', cjson.encode({uid = '00000000-0000-0000-0000-000000000000', cur = ARGV[2], " \
+               "created = now, seen = now, exp = now + 600000})) " \
                "redis.call('PEXPIRE', k, 600000) end return 1"
-        self.redis.cli("EVAL", seed, "1", pfx + "fam:", str(keys), h)
-        call = ["EVALSHA", sha, "2", pfx + "fam:__rand_int__", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", pfx, "1"]
+        self.redis.cli("EVAL", seed, "1", pfx, str(keys), h)
+        call = ["EVALSHA", sha, "2", pfx + "{u:__rand_int__}:sessions", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", "1"]
 
         def run(n):
             cmd = ["redis-benchmark", *self.redis.args, *self.redis.db, "-c", str(connections), "-n", str(n), "-r", str(keys), "--csv", *call]

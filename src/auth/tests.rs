@@ -219,3 +219,45 @@ async fn logout_is_idempotent() {
     assert!(matches!(refresh(&services, &rid(), Ok(token)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
     assert!(matches!(logout(&services, &rid(), Err(ApiError::AmbiguousRefreshToken)).await, Err(ApiError::AmbiguousRefreshToken)));
 }
+
+/// A session ended in the store whose revocation was never published: what a logout leaves
+/// behind when Redis did the work but the answer was lost (a timeout).
+async fn ended_unpublished(services: &Services) -> (Session, crate::tokens::Subject) {
+    let session = sign_up(services, "alice").await;
+    let subject = services.access.verify_subject(&session.access.token).unwrap();
+    assert!(matches!(services.tokens.revoke(session.refresh.clone()).await, Ok(crate::actors::token_store::Revoked::Ended(_))));
+    assert!(services.revocations.check(&subject).is_ok(), "nothing was published yet");
+    (session, subject)
+}
+
+#[actix_web::test]
+async fn a_retried_logout_of_a_session_that_already_ended_publishes_its_revocation() {
+    let (services, _) = builder().build().await;
+    let (session, subject) = ended_unpublished(&services).await;
+    logout(&services, &rid(), Ok(session.refresh)).await.unwrap();
+    assert!(matches!(services.revocations.check(&subject), Err(ApiError::SessionRevoked)));
+}
+
+#[actix_web::test]
+async fn a_retried_refresh_of_a_session_that_already_ended_publishes_its_revocation() {
+    let (services, _) = builder().build().await;
+    let (session, subject) = ended_unpublished(&services).await;
+    assert!(matches!(refresh(&services, &rid(), Ok(session.refresh)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
+    assert!(matches!(services.revocations.check(&subject), Err(ApiError::SessionRevoked)));
+}
+
+#[actix_web::test]
+async fn a_made_up_token_of_an_ended_session_publishes_nothing() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (services, _) = builder().build().await;
+    let (session, subject) = ended_unpublished(&services).await;
+    // The family id (the session id) kept, the rest made up: no valid tag.
+    let mut bytes = URL_SAFE_NO_PAD.decode(session.refresh.encode()).unwrap();
+    bytes[16..].fill(7);
+    let made_up = RefreshToken::parse(&URL_SAFE_NO_PAD.encode(bytes)).unwrap();
+    assert_eq!(made_up.family(), session.refresh.family());
+    logout(&services, &rid(), Ok(made_up.clone())).await.unwrap();
+    assert!(matches!(refresh(&services, &rid(), Ok(made_up)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
+    assert!(services.revocations.check(&subject).is_ok(), "a guess of the session id revokes nothing");
+}

@@ -89,6 +89,15 @@ pub enum ApiError {
     /// No session of the caller's with this id: unknown, ended, or another user's.
     #[error("session not found")]
     SessionNotFound,
+    /// The right password for an account an operator disabled.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// `/admin/*` without `Authorization: Bearer <ADMIN_TOKEN>`, or with another token.
+    #[error("admin token invalid")]
+    AdminTokenInvalid,
+    /// `/admin/users/{id}` for an id no user has.
+    #[error("user not found")]
+    UserNotFound,
 }
 
 impl ApiError {
@@ -123,6 +132,9 @@ impl ApiError {
             ApiError::Internal => "INTERNAL_ERROR",
             ApiError::SessionRevoked => "SESSION_REVOKED",
             ApiError::SessionNotFound => "SESSION_NOT_FOUND",
+            ApiError::AccountDisabled => "ACCOUNT_DISABLED",
+            ApiError::AdminTokenInvalid => "ADMIN_TOKEN_INVALID",
+            ApiError::UserNotFound => "USER_NOT_FOUND",
         }
     }
 
@@ -137,7 +149,8 @@ impl ApiError {
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
             | ApiError::RequestTimeout
-            | ApiError::SessionNotFound => "RequestError",
+            | ApiError::SessionNotFound
+            | ApiError::UserNotFound => "RequestError",
             ApiError::InvalidCredentials
             | ApiError::MissingAccessToken
             | ApiError::InvalidAccessToken
@@ -147,7 +160,9 @@ impl ApiError {
             | ApiError::RefreshTokenReused
             | ApiError::AmbiguousRefreshToken
             | ApiError::OriginNotAllowed
-            | ApiError::SessionRevoked => "AuthError",
+            | ApiError::SessionRevoked
+            | ApiError::AccountDisabled
+            | ApiError::AdminTokenInvalid => "AuthError",
             ApiError::UsernameTaken | ApiError::EmailTaken => "ConflictError",
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => "RateLimitError",
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) | ApiError::Internal => "ServiceError",
@@ -195,6 +210,9 @@ impl ApiError {
             ApiError::Internal => "an internal error occurred".into(),
             ApiError::SessionRevoked => "this session has ended (logged out, ended from another device, or replaced), please log in".into(),
             ApiError::SessionNotFound => "you have no session with this id".into(),
+            ApiError::AccountDisabled => "this account has been disabled; contact the operators of this service".into(),
+            ApiError::AdminTokenInvalid => "send the admin token as Authorization: Bearer <ADMIN_TOKEN>".into(),
+            ApiError::UserNotFound => "no user has this id".into(),
         }
     }
 
@@ -220,7 +238,7 @@ impl ResponseError for ApiError {
             }
             ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::SessionNotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -231,8 +249,9 @@ impl ResponseError for ApiError {
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
             | ApiError::RefreshTokenReused
-            | ApiError::SessionRevoked => StatusCode::UNAUTHORIZED,
-            ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            | ApiError::SessionRevoked
+            | ApiError::AdminTokenInvalid => StatusCode::UNAUTHORIZED,
+            ApiError::OriginNotAllowed | ApiError::AccountDisabled => StatusCode::FORBIDDEN,
             ApiError::UsernameTaken | ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -314,6 +333,9 @@ mod tests {
             ApiError::Internal,
             ApiError::SessionRevoked,
             ApiError::SessionNotFound,
+            ApiError::AccountDisabled,
+            ApiError::AdminTokenInvalid,
+            ApiError::UserNotFound,
         ];
         for err in all {
             let body = body_of(&err);

@@ -2,6 +2,7 @@
 //! rotating refresh tokens in an HttpOnly cookie; the work is done by actors.
 
 pub mod actors;
+pub mod admin;
 pub mod auth;
 pub mod body_deadline;
 pub mod bounded;

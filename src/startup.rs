@@ -18,6 +18,7 @@ use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, Token
 use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
+use crate::admin::{Admin, AdminToken};
 use crate::auth::Services;
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
@@ -46,7 +47,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // First, so that everything made below records into the exporter's recorder.
-        let metrics = config.http.metrics_addr.map(serve_metrics).transpose()?;
+        let recorder = config.http.metrics_addr.map(|_| crate::metrics::exporter::install());
         let secret = crate::secret::load_or_generate(config.tokens.jwt_secret.as_deref(), &config.stores.data_dir)?;
         let access = Arc::new(AccessTokens::new(
             &secret,
@@ -131,11 +132,27 @@ impl Application {
                         TokenBackend::Memory(_) => None,
                     })
                     .collect(),
-                exporter: metrics.as_ref().map(|m| m.recorder.clone()),
+                exporter: recorder.clone(),
             },
             DEPENDENCIES_INTERVAL,
         )
         .start();
+
+        // The management listener: /metrics, and /admin when ADMIN_TOKEN is set.
+        let admin = config.admin.token.as_deref().map(|token| AdminParts {
+            token: AdminToken::new(token),
+            user_store: user_store.clone(),
+            schema: schema.clone(),
+            backend: token_backend.clone(),
+            key: refresh_key.clone(),
+            table: revocation_table.clone(),
+            timeout: actor_timeout,
+            workers: config.http.workers,
+        });
+        let metrics = match (config.http.metrics_addr, recorder) {
+            (Some(addr), Some(recorder)) => Some(serve_management(addr, recorder, admin)?),
+            _ => None,
+        };
 
         let listener = TcpListener::bind(config.listen_addr()).with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
         let port = listener.local_addr()?.port();
@@ -248,26 +265,55 @@ impl Application {
     }
 }
 
-/// The running `/metrics` listener.
+/// The running management listener.
 struct MetricsServer {
     port: u16,
     handle: ServerHandle,
-    /// The process-wide recorder it renders.
-    recorder: PrometheusHandle,
 }
 
-/// The management listener: binds `addr` and serves `GET /metrics` there on one worker,
-/// installing the recorder first. Never on the public port.
-fn serve_metrics(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
-    let recorder = crate::metrics::exporter::install();
-    let handle = recorder.clone();
+/// What the admin API is made of, on the management listener's worker.
+#[derive(Clone)]
+struct AdminParts {
+    token: AdminToken,
+    user_store: UserStore,
+    schema: crate::actors::user_repo::Schema,
+    backend: TokenBackend,
+    key: RefreshKey,
+    table: Arc<RevocationTable>,
+    timeout: std::time::Duration,
+    workers: usize,
+}
+
+impl AdminParts {
+    /// The admin flows' handles, their actors started on the calling (worker) thread.
+    fn build(&self) -> Admin {
+        let users = Users::new(UserRepo::new(self.user_store.clone()).start(), self.timeout).gated(self.schema.clone());
+        let backend = self.backend.for_worker(self.workers);
+        let revocations = match &backend {
+            TokenBackend::Redis(redis) => Revocations::shared(self.table.clone(), redis.pool().clone()),
+            TokenBackend::Memory(_) => Revocations::local(self.table.clone()),
+        };
+        let tokens = TokenStore::new(TokenStoreActor::new(backend, self.key.clone()).start(), self.timeout);
+        Admin { users, tokens, revocations }
+    }
+}
+
+/// The management listener: binds `addr` and serves `GET /metrics` there on one worker, and
+/// `/admin/*` when the admin token is set (404 otherwise, as for any unknown path). Never on the
+/// public port.
+fn serve_management(addr: SocketAddr, recorder: PrometheusHandle, admin: Option<AdminParts>) -> anyhow::Result<MetricsServer> {
+    let handle = recorder;
     let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
     let port = listener.local_addr()?.port();
     let server: Server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(handle.clone()))
-            .configure(routes::metrics::configure)
-            .default_service(web::to(routes::not_found))
+        let mut app = App::new().app_data(web::Data::new(handle.clone())).configure(routes::metrics::configure);
+        if let Some(parts) = &admin {
+            app = app
+                .app_data(web::Data::new(parts.build()))
+                .app_data(web::Data::new(parts.token.clone()))
+                .configure(routes::admin::configure);
+        }
+        app.default_service(web::to(routes::not_found))
     })
     .workers(1)
     .disable_signals()
@@ -276,7 +322,7 @@ fn serve_metrics(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
     let server_handle = server.handle();
     actix_web::rt::spawn(server);
     log::info!("metrics on http://{}:{port}/metrics", addr.ip());
-    Ok(MetricsServer { port, handle: server_handle, recorder })
+    Ok(MetricsServer { port, handle: server_handle })
 }
 
 /// The throttle counters' backend beside the token store's: over the same Redis pool (the

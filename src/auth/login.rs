@@ -70,6 +70,12 @@ pub async fn login(
         log::info!(target: "gatehouse::auth", "login failed rid={rid}");
         return Err(ApiError::InvalidCredentials);
     };
+    // Security: only with the right password does a disabled account learn that it is disabled
+    // (a wrong one gets the usual 401 above), so the answer tells a guesser nothing more.
+    if record.disabled {
+        log::info!(target: "gatehouse::auth", "login refused: account disabled user_id={} rid={rid}", record.user.id);
+        return Err(ApiError::AccountDisabled);
+    }
     let user = record.user;
     let issued = services.tokens.issue(user.id, SessionMeta::new(ip, credentials.user_agent.as_deref())).await?;
     // The sessions beyond SESSIONS_PER_USER that this login ended (with the default of one,

@@ -7,7 +7,7 @@ mod sections;
 use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, time::Duration};
 
 pub use ipnet::IpNet;
-pub use sections::SessionsConfig;
+pub use sections::{AdminConfig, SessionsConfig};
 pub use sections::{
     Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, Mode, SameSite, StoresConfig, ThrottleConfig, TokenStoreKind,
     TokensConfig,
@@ -25,6 +25,7 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub password_denylist: bool,
     pub sessions: SessionsConfig,
+    pub admin: AdminConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -194,6 +195,18 @@ impl Config {
                 per_user: env.parse("SESSIONS_PER_USER", 1)?,
                 revocation_fail_open: Duration::from_secs(env.parse("REVOCATION_FAIL_OPEN", 60)?),
                 revocation_heartbeat: Duration::from_millis(env.parse("REVOCATION_HEARTBEAT_MS", 1000)?),
+            },
+            admin: AdminConfig {
+                // Security: the admin token guards every account; a short one is refused.
+                token: match env.raw("ADMIN_TOKEN") {
+                    Some(t) if t.len() >= MIN_SECRET_BYTES && crate::secret::looks_random(t.as_bytes()) => Some(t.into_bytes()),
+                    Some(_) => {
+                        return Err(ConfigError(format!(
+                            "ADMIN_TOKEN must be at least {MIN_SECRET_BYTES} random bytes (for example: openssl rand -base64 48)"
+                        )));
+                    }
+                    None => None,
+                },
             },
         };
         config.check()?;

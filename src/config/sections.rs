@@ -138,3 +138,17 @@ pub struct SessionsConfig {
     /// `REVOCATION_HEARTBEAT_MS`: how often the listener checks its subscription and the record.
     pub revocation_heartbeat: Duration,
 }
+
+/// The admin API on the management listener.
+#[derive(Clone, Default)]
+pub struct AdminConfig {
+    /// `ADMIN_TOKEN`: at least 32 bytes; `None` turns the admin API off.
+    pub token: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    // The token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig").field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
+    }
+}

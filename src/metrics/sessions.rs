@@ -1,5 +1,6 @@
 //! Sessions and revocation: revocations published and received, how late a replica heard of
-//! them, the revocation table's size, whether the revocation channel is subscribed, and replays.
+//! them, the revocation table's size, whether the revocation channel is subscribed, and replays;
+//! and the admin API's actions.
 
 pub const REVOCATIONS_PUBLISHED: &str = "gatehouse_revocations_published_total";
 pub const REVOCATIONS_RECEIVED: &str = "gatehouse_revocations_received_total";
@@ -9,13 +10,22 @@ pub const REVOCATION_TABLE: &str = "gatehouse_revocation_table_entries";
 pub const REVOCATION_SUBSCRIBED: &str = "gatehouse_revocation_subscribed";
 pub const REVOCATION_REPLAYS: &str = "gatehouse_revocation_replays_total";
 pub const REVOCATION_REPLAYED: &str = "gatehouse_revocations_replayed_total";
+pub const ADMIN_ACTIONS: &str = "gatehouse_admin_actions_total";
+
+/// The admin API's actions, the label of `ADMIN_ACTIONS`.
+const ADMIN: &[&str] = &["disable", "enable", "end_sessions", "delete"];
+
+/// An operator's action through the admin API that changed something.
+pub fn admin_action(action: &'static str) {
+    metrics::counter!(ADMIN_ACTIONS, "action" => action).increment(1);
+}
 
 /// From a logout on one replica to its arrival on another over loopback: a few milliseconds;
 /// the top buckets catch a replica that is far behind.
 pub const LAG_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
 /// The reasons sessions end, the label of `REVOCATIONS_PUBLISHED`.
-const REASONS: &[&str] = &["logout", "logout_all", "ended", "reuse", "replaced"];
+const REASONS: &[&str] = &["logout", "logout_all", "ended", "reuse", "replaced", "disabled", "deleted", "admin"];
 
 /// `count` sessions ended for `reason` (a `revocation::Reason` label).
 pub fn revocations_published(reason: &'static str, count: usize) {
@@ -56,4 +66,7 @@ pub fn init_series() {
     metrics::counter!(REVOCATION_REPLAYS).increment(0);
     metrics::counter!(REVOCATION_REPLAYED).increment(0);
     metrics::gauge!(REVOCATION_TABLE).set(0.0);
+    for &action in ADMIN {
+        metrics::counter!(ADMIN_ACTIONS, "action" => action).increment(0);
+    }
 }

@@ -40,6 +40,12 @@ pub enum Reason {
     Ended,
     Reuse,
     Replaced,
+    /// An operator disabled the account.
+    Disabled,
+    /// An operator deleted the account.
+    Deleted,
+    /// An operator ended the user's sessions.
+    Admin,
 }
 
 impl Reason {
@@ -50,6 +56,9 @@ impl Reason {
             Reason::Ended => "ended",
             Reason::Reuse => "reuse",
             Reason::Replaced => "replaced",
+            Reason::Disabled => "disabled",
+            Reason::Deleted => "deleted",
+            Reason::Admin => "admin",
         }
     }
 }
@@ -117,6 +126,16 @@ impl Revocations {
     /// whole seconds), so a login right after a logout everywhere works at once.
     pub async fn all_ended(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
         let before = chrono::Utc::now().timestamp();
+        let revocations: Vec<Revocation> =
+            sids.iter().map(|sid| Revocation::Session(sid.clone())).chain([Revocation::UserBefore(user_id, before)]).collect();
+        self.publish(rid, Some(user_id), &revocations, reason).await;
+    }
+
+    /// The account is closed (disabled or deleted): its sessions `sids`, and every access token
+    /// of the user issued up to and including the current second. No new session can start
+    /// meanwhile (the account cannot log in), so nothing legitimate is caught by the second.
+    pub async fn account_closed(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
+        let before = chrono::Utc::now().timestamp() + 1;
         let revocations: Vec<Revocation> =
             sids.iter().map(|sid| Revocation::Session(sid.clone())).chain([Revocation::UserBefore(user_id, before)]).collect();
         self.publish(rid, Some(user_id), &revocations, reason).await;

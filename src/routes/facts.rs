@@ -162,7 +162,7 @@ mod tests {
         ] {
             let codes = &doc["paths"][path][method]["responses"]["403"]["content"]["application/json"]["schema"]["properties"]["content"]["properties"]
                 ["error_code"]["enum"];
-            assert_eq!(codes, &serde_json::json!(["ORIGIN_NOT_ALLOWED"]), "{method} {path}");
+            assert!(codes.as_array().is_some_and(|c| c.contains(&serde_json::json!("ORIGIN_NOT_ALLOWED"))), "{method} {path}: {codes}");
         }
     }
 }

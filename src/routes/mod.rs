@@ -1,5 +1,6 @@
 //! The route table, and the envelope for every rejection the framework itself makes.
 
+pub mod admin;
 mod auth;
 pub mod facts;
 mod health;

@@ -32,7 +32,7 @@ impl Declared for Login {
         facts::JSON_BODY,
         facts::ORIGIN_CHECKED,
         &[ApiError::Validation(ValidationError::PasswordTooLong), ApiError::Validation(ValidationError::MissingIdentifier)],
-        &[ApiError::InvalidCredentials],
+        &[ApiError::InvalidCredentials, ApiError::AccountDisabled],
         facts::THROTTLED,
         facts::ALL_STORES,
     ];

@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod body_deadline;
 pub mod bounded;

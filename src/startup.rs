@@ -19,6 +19,7 @@ use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
 use crate::admin::{Admin, AdminToken};
+use crate::audit::{AuditLog, AuditWorker};
 use crate::auth::Services;
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
@@ -115,6 +116,10 @@ impl Application {
                 "embedded storage is for one process only: run a single replica, or set DATABASE_URL=postgres://… and REDIS_URL=redis://… to share state"
             );
         }
+        // The audit trail: one queue and one writer per process, off the request path.
+        let (audit_queue, audit_events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
+        AuditWorker::new(audit_events, user_store.clone(), schema.clone(), config.audit.retention).start();
+        let audit = AuditLog::new(audit_queue, user_store.clone());
         let hasher = Hasher::start(&config.argon2, config.hasher.threads, config.hasher.queue, config.hasher.nice);
         crate::metrics::hasher_threads(config.hasher.threads);
         let user_cache = Arc::new(UserCache::new(config.stores.user_cache_ttl, config.stores.user_cache_size));
@@ -148,6 +153,7 @@ impl Application {
             table: revocation_table.clone(),
             timeout: actor_timeout,
             workers: config.http.workers,
+            audit: audit.clone(),
         });
         let metrics = match (config.http.metrics_addr, recorder) {
             (Some(addr), Some(recorder)) => Some(serve_management(addr, recorder, admin)?),
@@ -207,6 +213,7 @@ impl Application {
                     access: access.clone(),
                     password_policy,
                     revocations,
+                    audit: audit.clone(),
                 },
                 cookie: cookie.clone(),
                 device: device.clone(),
@@ -282,6 +289,7 @@ struct AdminParts {
     table: Arc<RevocationTable>,
     timeout: std::time::Duration,
     workers: usize,
+    audit: AuditLog,
 }
 
 impl AdminParts {
@@ -294,7 +302,7 @@ impl AdminParts {
             TokenBackend::Memory(_) => Revocations::local(self.table.clone()),
         };
         let tokens = TokenStore::new(TokenStoreActor::new(backend, self.key.clone()).start(), self.timeout);
-        Admin { users, tokens, revocations }
+        Admin { users, tokens, revocations, audit: self.audit.clone() }
     }
 }
 

@@ -13,6 +13,7 @@ pub use guard::{AdminCaller, AdminToken};
 use crate::actors::token_store::SessionInfo;
 use crate::actors::user_repo::{Lookup, Search, UserRecord};
 use crate::actors::{TokenStore, User, Users};
+use crate::audit::{AuditEvent, AuditLog, Kind};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::revocation::{Reason, Revocations};
@@ -27,6 +28,7 @@ pub struct Admin {
     pub users: Users,
     pub tokens: TokenStore,
     pub revocations: Revocations,
+    pub audit: AuditLog,
 }
 
 /// A user as an operator sees it: the public fields and whether the account is disabled.
@@ -86,6 +88,7 @@ impl Admin {
         let ended = self.tokens.end(id, None).await?;
         self.revocations.account_closed(rid, id, &ended, Reason::Disabled).await;
         crate::metrics::sessions::admin_action("disable");
+        self.audit.record(rid, Kind::AccountDisabled, Some(id), None);
         log::info!(target: "gatehouse::admin", "account disabled user_id={id} sessions_ended={} rid={rid}", ended.len());
         Ok(self.record(id).await?.into())
     }
@@ -95,6 +98,7 @@ impl Admin {
             return Err(ApiError::UserNotFound);
         }
         crate::metrics::sessions::admin_action("enable");
+        self.audit.record(rid, Kind::AccountEnabled, Some(id), None);
         log::info!(target: "gatehouse::admin", "account enabled user_id={id} rid={rid}");
         Ok(self.record(id).await?.into())
     }
@@ -105,6 +109,7 @@ impl Admin {
         let ended = self.tokens.end(id, None).await?;
         self.revocations.all_ended(rid, id, &ended, Reason::Admin).await;
         crate::metrics::sessions::admin_action("end_sessions");
+        self.audit.record(rid, Kind::SessionsEndedByAdmin, Some(id), None);
         log::info!(target: "gatehouse::admin", "sessions ended by an operator user_id={id} count={} rid={rid}", ended.len());
         Ok(ended.len())
     }
@@ -119,7 +124,24 @@ impl Admin {
             return Err(ApiError::UserNotFound);
         }
         crate::metrics::sessions::admin_action("delete");
+        self.audit.record(rid, Kind::UserDeleted, Some(id), None);
         log::info!(target: "gatehouse::admin", "user deleted user_id={id} at={} rid={rid}", Utc::now().to_rfc3339());
         Ok(())
     }
+
+    /// The audit trail, newest first: of one user (`Some`), or of everyone; a page of `limit`
+    /// before the event `cursor`.
+    pub async fn events(&self, user_id: Option<Uuid>, limit: u32, cursor: Option<i64>) -> Result<EventPage, ApiError> {
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let events = self.audit.events(user_id, limit, cursor).await?;
+        let next_cursor = (events.len() == limit as usize).then(|| events.last().map(|e| e.id)).flatten();
+        Ok(EventPage { events, next_cursor })
+    }
+}
+
+/// A page of audit events and where the next (older) one starts.
+#[derive(Debug, Serialize)]
+pub struct EventPage {
+    pub events: Vec<AuditEvent>,
+    pub next_cursor: Option<i64>,
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{Services, Session};
 use crate::actors::token_store::SessionMeta;
 use crate::actors::user_repo::Lookup;
+use crate::audit::Kind;
 use crate::device_cookie::Device;
 use crate::domain::{Identifier, Password};
 use crate::error::ApiError;
@@ -67,12 +68,14 @@ pub async fn login(
     // and its timing are the same as for a wrong password.
     let verified = services.hasher.verify_admitted(slot, password.clone(), record.as_ref().map(|r| r.password_hash.clone())).await?;
     let Some(record) = record.filter(|_| verified.matches) else {
+        services.audit.record(rid, Kind::LoginFailed, account_id(&account), Some(ip));
         log::info!(target: "gatehouse::auth", "login failed rid={rid}");
         return Err(ApiError::InvalidCredentials);
     };
     // Security: only with the right password does a disabled account learn that it is disabled
     // (a wrong one gets the usual 401 above), so the answer tells a guesser nothing more.
     if record.disabled {
+        services.audit.record(rid, Kind::LoginRefusedDisabled, Some(record.user.id), Some(ip));
         log::info!(target: "gatehouse::auth", "login refused: account disabled user_id={} rid={rid}", record.user.id);
         return Err(ApiError::AccountDisabled);
     }
@@ -83,6 +86,7 @@ pub async fn login(
     services.revocations.ended(rid, user.id, &issued.ended, Reason::Replaced).await;
     let refresh = issued.token;
     log::info!(target: "gatehouse::auth", "login user_id={}{} rid={rid}", user.id, if device.is_some() { " from a known device" } else { "" });
+    services.audit.record(rid, Kind::LoginSucceeded, Some(user.id), Some(ip));
     services.throttle.succeeded(rid, Action::Login, account).await;
     if verified.needs_rehash {
         upgrade_hash(services, rid, user.id, password);
@@ -103,4 +107,13 @@ fn upgrade_hash(services: &Services, rid: &RequestId, user_id: Uuid, password: P
             Err(e) => log::warn!(target: "gatehouse::auth", "password hash upgrade postponed user_id={user_id}: {e} rid={rid}"),
         }
     });
+}
+
+/// The account a login attempt was counted on, when the lookup found one.
+fn account_id(account: &Account<'_>) -> Option<Uuid> {
+    match account {
+        Account::Existing(id) => Some(*id),
+        Account::Device(device) => Some(device.user_id),
+        Account::Named(_) => None,
+    }
 }

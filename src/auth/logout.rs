@@ -2,6 +2,7 @@
 
 use super::Services;
 use crate::actors::token_store::Revoked;
+use crate::audit::Kind;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::revocation::Reason;
@@ -18,6 +19,7 @@ pub async fn logout(services: &Services, rid: &RequestId, presented: Result<Refr
             Revoked::Ended(user_id) => {
                 log::info!(target: "gatehouse::auth", "logout user_id={user_id} rid={rid}");
                 services.revocations.ended(rid, user_id, &[token.family()], Reason::Logout).await;
+                services.audit.record(rid, Kind::Logout, Some(user_id), None);
             }
             // A retried logout whose first attempt timed out after Redis ended the session: that
             // attempt published nothing, so this one does.

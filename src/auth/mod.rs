@@ -30,6 +30,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::actors::{Hasher, TokenStore, User, Users};
+use crate::audit::AuditLog;
 use crate::domain::PasswordPolicy;
 use crate::error::ApiError;
 use crate::revocation::Revocations;
@@ -55,6 +56,8 @@ pub struct Services {
     pub password_policy: PasswordPolicy,
     /// Ends access tokens with their sessions, here and on every replica.
     pub revocations: Revocations,
+    /// The audit trail: security events, queued for the audit worker.
+    pub audit: AuditLog,
 }
 
 /// A signed access token and how long it is valid.

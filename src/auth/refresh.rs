@@ -2,6 +2,7 @@
 
 use super::{AccessToken, Services};
 use crate::actors::RotateOutcome;
+use crate::audit::Kind;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::revocation::Reason;
@@ -53,6 +54,7 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
             log::warn!(target: "gatehouse::auth", "refresh token reuse detected, session revoked user_id={user_id} rid={rid}");
             crate::metrics::refresh_outcome("reused");
             services.revocations.ended(rid, user_id, &[sid], Reason::Reuse).await;
+            services.audit.record(rid, Kind::RefreshReuse, Some(user_id), None);
             return Ok(Refresh::Refused(ApiError::RefreshTokenReused));
         }
         RotateOutcome::Ended { sid } => {

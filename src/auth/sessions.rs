@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::Services;
 use crate::actors::token_store::SessionInfo;
+use crate::audit::Kind;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::revocation::Reason;
@@ -35,6 +36,7 @@ pub async fn end_session(services: &Services, rid: &RequestId, caller: &Subject,
     }
     log::info!(target: "gatehouse::auth", "session ended user_id={} rid={rid}", caller.sub);
     services.revocations.ended(rid, caller.sub, &ended, Reason::Ended).await;
+    services.audit.record(rid, Kind::SessionEnded, Some(caller.sub), None);
     Ok(())
 }
 
@@ -43,5 +45,6 @@ pub async fn logout_all(services: &Services, rid: &RequestId, user_id: Uuid) -> 
     let ended = services.tokens.end(user_id, None).await?;
     log::info!(target: "gatehouse::auth", "logout everywhere user_id={user_id} sessions={} rid={rid}", ended.len());
     services.revocations.all_ended(rid, user_id, &ended, Reason::LogoutAll).await;
+    services.audit.record(rid, Kind::LogoutAll, Some(user_id), None);
     Ok(ended.len())
 }

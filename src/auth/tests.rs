@@ -83,6 +83,13 @@ impl Builder {
                 Duration::from_secs(900),
                 Duration::from_secs(60),
             ))),
+            audit: {
+                let (queue, events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
+                let schema = crate::actors::user_repo::Schema::default();
+                schema.mark_ready();
+                crate::audit::AuditWorker::new(events, store.clone(), schema, Duration::from_secs(86_400)).start();
+                crate::audit::AuditLog::new(queue, store.clone())
+            },
         };
         (services, store)
     }

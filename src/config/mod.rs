@@ -7,7 +7,7 @@ mod sections;
 use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, time::Duration};
 
 pub use ipnet::IpNet;
-pub use sections::{AdminConfig, SessionsConfig};
+pub use sections::{AdminConfig, AuditConfig, SessionsConfig};
 pub use sections::{
     Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, Mode, SameSite, StoresConfig, ThrottleConfig, TokenStoreKind,
     TokensConfig,
@@ -26,6 +26,7 @@ pub struct Config {
     pub password_denylist: bool,
     pub sessions: SessionsConfig,
     pub admin: AdminConfig,
+    pub audit: AuditConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -208,6 +209,7 @@ impl Config {
                     None => None,
                 },
             },
+            audit: AuditConfig { retention: Duration::from_secs(env.parse::<u64>("AUDIT_RETENTION_DAYS", 90)?.saturating_mul(86_400)) },
         };
         config.check()?;
         Ok(config)
@@ -229,6 +231,7 @@ impl Config {
             ("BODY_READ_TIMEOUT", self.http.body_read_timeout.as_secs()),
             ("MAX_CONNECTIONS", self.http.max_connections.unwrap_or(1)),
             ("SESSIONS_PER_USER", u64::from(self.sessions.per_user)),
+            ("AUDIT_RETENTION_DAYS", self.audit.retention.as_secs()),
             ("REVOCATION_HEARTBEAT_MS", self.sessions.revocation_heartbeat.as_millis() as u64),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {

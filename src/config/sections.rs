@@ -152,3 +152,10 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig").field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
     }
 }
+
+/// The audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `AUDIT_RETENTION_DAYS`: events older than this are pruned.
+    pub retention: Duration,
+}

@@ -11,6 +11,18 @@ pub const REVOCATION_SUBSCRIBED: &str = "gatehouse_revocation_subscribed";
 pub const REVOCATION_REPLAYS: &str = "gatehouse_revocation_replays_total";
 pub const REVOCATION_REPLAYED: &str = "gatehouse_revocations_replayed_total";
 pub const ADMIN_ACTIONS: &str = "gatehouse_admin_actions_total";
+pub const AUDIT_QUEUE: &str = "gatehouse_audit_queue_depth";
+pub const AUDIT_FAILURES: &str = "gatehouse_audit_failures_total";
+
+/// Events waiting in the audit queue.
+pub fn audit_queue(depth: usize) {
+    metrics::gauge!(AUDIT_QUEUE).set(depth as f64);
+}
+
+/// Audit events lost: `dropped` (the queue was full), `write` (a batch failed), `prune`.
+pub fn audit_failed(kind: &'static str, events: usize) {
+    metrics::counter!(AUDIT_FAILURES, "kind" => kind).increment(events as u64);
+}
 
 /// The admin API's actions, the label of `ADMIN_ACTIONS`.
 const ADMIN: &[&str] = &["disable", "enable", "end_sessions", "delete"];
@@ -69,4 +81,8 @@ pub fn init_series() {
     for &action in ADMIN {
         metrics::counter!(ADMIN_ACTIONS, "action" => action).increment(0);
     }
+    for kind in ["dropped", "write", "prune"] {
+        metrics::counter!(AUDIT_FAILURES, "kind" => kind).increment(0);
+    }
+    metrics::gauge!(AUDIT_QUEUE).set(0.0);
 }

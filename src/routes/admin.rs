@@ -17,7 +17,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/users/{id}").route(web::get().to(user)).route(web::delete().to(delete)))
         .service(web::resource("/admin/users/{id}/disable").route(web::post().to(disable)))
         .service(web::resource("/admin/users/{id}/enable").route(web::post().to(enable)))
-        .service(web::resource("/admin/users/{id}/sessions").route(web::delete().to(end_sessions)));
+        .service(web::resource("/admin/users/{id}/sessions").route(web::delete().to(end_sessions)))
+        .service(web::resource("/admin/users/{id}/events").route(web::get().to(user_events)))
+        .service(web::resource("/admin/events").route(web::get().to(all_events)));
 }
 
 #[derive(Deserialize)]
@@ -69,4 +71,26 @@ async fn end_sessions(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>, i
 async fn delete(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     admin.delete(&rid, user_id(&id)?).await?;
     Ok(success(StatusCode::OK, Deleted { deleted: true }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    limit: Option<u32>,
+    cursor: Option<i64>,
+}
+
+async fn user_events(
+    _: AdminCaller,
+    admin: web::Data<Admin>,
+    id: web::Path<String>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = admin.events(Some(user_id(&id)?), query.limit.unwrap_or(DEFAULT_LIMIT), query.cursor).await?;
+    Ok(success(StatusCode::OK, page))
+}
+
+async fn all_events(_: AdminCaller, admin: web::Data<Admin>, query: web::Query<EventsQuery>) -> Result<HttpResponse, ApiError> {
+    let page = admin.events(None, query.limit.unwrap_or(DEFAULT_LIMIT), query.cursor).await?;
+    Ok(success(StatusCode::OK, page))
 }

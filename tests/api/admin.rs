@@ -159,3 +159,58 @@ async fn a_deleted_user_is_gone_with_their_sessions() {
     let (status, _) = app.admin(Method::DELETE, &format!("/admin/users/{}", user.user_id)).await;
     assert_eq!(status, 404);
 }
+
+impl TestApp {
+    /// The audit events at `path`, once at least `at_least` of them are written (the audit worker
+    /// writes in batches, off the request path).
+    async fn events_when(&self, path: &str, at_least: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            let (status, body) = self.admin(Method::GET, path).await;
+            assert_eq!(status, 200, "{body}");
+            let events = body["content"]["events"].as_array().unwrap().clone();
+            if events.len() >= at_least {
+                return events;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {at_least} audit events at {path}");
+    }
+}
+
+#[actix_web::test]
+async fn security_events_and_admin_actions_reach_the_audit_trail_without_a_secret() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    refused(app.login(&json!({"username": user.username, "password": "a wrong password"})).await, 401, "INVALID_CREDENTIALS").await;
+    let resp = app.login(&json!({"username": user.username, "password": PASSWORD})).await;
+    let refresh = crate::helpers::refresh_cookie(&resp).unwrap().value;
+    assert_eq!(app.logout(&refresh).await.status(), 200);
+    let (status, _) = app.admin(Method::POST, &format!("/admin/users/{}/disable", user.user_id)).await;
+    assert_eq!(status, 200);
+
+    let path = format!("/admin/users/{}/events", user.user_id);
+    let events = app.events_when(&path, 4).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["account_disabled", "logout", "login_succeeded", "login_failed"], "newest first");
+    assert_eq!(events[0]["actor"], "admin");
+    assert_eq!(events[2]["ip"], "127.0.0.1");
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in [PASSWORD, "a wrong password", refresh.as_str(), user.access_token.as_str()] {
+        assert!(!text.contains(secret), "the audit trail holds no secret");
+    }
+
+    // Paginated, newest first, over everyone's events.
+    let (_, body) = app.admin(Method::GET, "/admin/events?limit=2").await;
+    let first = body["content"]["events"].as_array().unwrap().clone();
+    assert_eq!(first.len(), 2);
+    let cursor = body["content"]["next_cursor"].as_i64().unwrap();
+    let (_, body) = app.admin(Method::GET, &format!("/admin/events?limit=2&cursor={cursor}")).await;
+    let second = body["content"]["events"].as_array().unwrap();
+    assert!(second.iter().all(|e| e["id"].as_i64().unwrap() < cursor));
+
+    // The trail of a deleted account outlives it.
+    let (status, _) = app.admin(Method::DELETE, &format!("/admin/users/{}", user.user_id)).await;
+    assert_eq!(status, 200);
+    let events = app.events_when(&path, 5).await;
+    assert_eq!(events[0]["kind"], "user_deleted");
+}

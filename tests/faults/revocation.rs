@@ -176,3 +176,29 @@ async fn a_replica_started_after_a_revocation_refuses_the_token_from_its_first_r
     assert_eq!((first.status, first.code()), (401, "SESSION_REVOKED"), "{}", first.body);
     assert_eq!(client.me(&c, &sessions[1].access).await.status, 200);
 }
+
+#[tokio::test]
+async fn an_account_disabled_through_one_replicas_admin_api_is_refused_by_the_other() {
+    const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let management = crate::services::free_port();
+    let metrics_addr = format!("127.0.0.1:{management}");
+    let a = Replica::over(&pg, &redis, &settings(&[NO_HEARTBEAT, ("METRICS_ADDR", &metrics_addr), ("ADMIN_TOKEN", ADMIN_TOKEN)])).await;
+    let b = Replica::over(&pg, &redis, &settings(&[NO_HEARTBEAT])).await;
+    let client = Client::new();
+    let name = unique_name("disabled");
+    let registered = client.register(&a, &name).await;
+    let user_id = registered.body["content"]["user"]["id"].as_str().unwrap().to_string();
+    let sessions = logged_in(&client, &b, &name, 2).await;
+    for s in &sessions {
+        assert_eq!(client.me(&b, &s.access).await.status, 200);
+    }
+    let resp =
+        client.http.post(format!("http://{metrics_addr}/admin/users/{user_id}/disable")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    for s in &sessions {
+        until_revoked(&client, &b, &s.access, Duration::from_secs(10)).await;
+    }
+    let login = client.login(&b, &name).await;
+    assert_eq!((login.status, login.code()), (403, "ACCOUNT_DISABLED"), "{}", login.body);
+}

@@ -63,6 +63,10 @@ async fn listen(settings: Arc<ListenerSettings>, table: Arc<RevocationTable>) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let result = subscribed(&settings, &table).await;
+        // A subscription that worked starts the backoff over; failed attempts in a row double it.
+        if table.is_in_touch() {
+            backoff = Duration::from_millis(100);
+        }
         table.lost(now_ms());
         crate::metrics::sessions::revocation_subscription(false);
         match result {

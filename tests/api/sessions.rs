@@ -196,3 +196,25 @@ async fn the_session_routes_need_a_valid_bearer_token() {
     assert_error(app.sessions(&user.access_token).await, 401, "SESSION_REVOKED").await;
     assert_error(app.logout_all(&user.access_token).await, 401, "SESSION_REVOKED").await;
 }
+
+#[actix_web::test]
+async fn the_store_ends_every_session_but_the_one_kept_on_both_engines() {
+    use gatehouse::actors::token_store::TokenBackend;
+    let app = spawn_app_with(&[("SESSIONS_PER_USER", "3")]).await;
+    let one = app.register_user().await;
+    let (two, three) = (app.log_in_as(&one, "two").await, app.log_in_as(&one, "three").await);
+    let user_id = one.user_id.parse().unwrap();
+    let keep = sid_of(&two.access_token);
+    let mut ended = match &app.backend {
+        TokenBackend::Redis(redis) => redis.end(user_id, None, Some(&keep)).await.unwrap(),
+        TokenBackend::Memory(memory) => memory.end(user_id, None, Some(&keep)),
+    };
+    ended.sort();
+    let mut expected = vec![sid_of(&one.access_token), sid_of(&three.access_token)];
+    expected.sort();
+    assert_eq!(ended, expected);
+    assert_eq!(app.refresh(&two.refresh).await.status(), 200, "the kept session goes on");
+    for s in [&one, &three] {
+        assert_error(app.refresh(&s.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
+    }
+}

@@ -131,13 +131,14 @@ impl MemoryTokens {
         Revoked::Ended(user_id)
     }
 
-    /// Ends one session of `user_id` (`Some(family id)`) or all of them; returns the family ids
-    /// of the sessions it ended. Another user's family is never touched.
-    pub fn end(&self, user_id: Uuid, family: Option<&str>) -> Vec<String> {
+    /// Ends one session of `user_id` (`Some(family id)`) or all of them but `keep`; returns the
+    /// family ids of the sessions it ended. Another user's family is never touched.
+    pub fn end(&self, user_id: Uuid, family: Option<&str>, keep: Option<&str>) -> Vec<String> {
         let mut guard = self.lock();
         let s = &mut *guard;
         let Some(mine) = s.sessions.get_mut(&user_id) else { return Vec::new() };
-        let (ended, kept): (Vec<String>, Vec<String>) = std::mem::take(mine).into_iter().partition(|id| family.is_none_or(|f| f == id));
+        let (ended, kept): (Vec<String>, Vec<String>) =
+            std::mem::take(mine).into_iter().partition(|id| family.is_none_or(|f| f == id) && keep != Some(id.as_str()));
         *mine = kept;
         if mine.is_empty() {
             s.sessions.remove(&user_id);
@@ -323,9 +324,10 @@ mod tests {
         assert_eq!(store.store_new(user, &c, &SessionMeta::default()), vec![b.family()]);
         let ids: Vec<String> = store.list(user).into_iter().map(|s| s.id).collect();
         assert_eq!(ids, vec![c.family(), a.family()]);
-        assert_eq!(store.end(Uuid::now_v7(), Some(&a.family())), Vec::<String>::new(), "another user cannot end it");
-        assert_eq!(store.end(user, Some(&a.family())), vec![a.family()]);
-        assert_eq!(store.end(user, None), vec![c.family()]);
+        assert_eq!(store.end(Uuid::now_v7(), Some(&a.family()), None), Vec::<String>::new(), "another user cannot end it");
+        assert_eq!(store.end(user, None, Some(&c.family())), vec![a.family()], "all but the kept one");
+        assert_eq!(store.end(user, Some(&c.family()), None), vec![c.family()]);
+        assert_eq!(store.end(user, None, None), Vec::<String>::new());
         assert_eq!(store.sweep_and_count(Instant::now()), 0);
     }
 }

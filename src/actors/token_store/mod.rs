@@ -154,10 +154,10 @@ impl TokenBackend {
         })
     }
 
-    async fn end(&self, user_id: Uuid, family: Option<&str>) -> Result<Vec<String>, ApiError> {
+    async fn end(&self, user_id: Uuid, family: Option<&str>, keep: Option<&str>) -> Result<Vec<String>, ApiError> {
         match self {
-            TokenBackend::Redis(r) => r.end(user_id, family).await,
-            TokenBackend::Memory(m) => Ok(m.end(user_id, family)),
+            TokenBackend::Redis(r) => r.end(user_id, family, keep).await,
+            TokenBackend::Memory(m) => Ok(m.end(user_id, family, keep)),
         }
     }
 
@@ -210,10 +210,14 @@ pub struct Issued {
 #[rtype(result = "Result<Issued, ApiError>")]
 pub struct Issue(pub Uuid, pub SessionMeta);
 
-/// Ends one session of a user by its id, or all of them (`None`).
+/// Ends one session of a user by its id, or all of them (`None`) but the one kept (`keep`).
 #[derive(Message)]
 #[rtype(result = "Result<Vec<String>, ApiError>")]
-pub struct End(pub Uuid, pub Option<String>);
+pub struct End {
+    pub user_id: Uuid,
+    pub family: Option<String>,
+    pub keep: Option<String>,
+}
 
 #[derive(Message)]
 #[rtype(result = "Result<Vec<SessionInfo>, ApiError>")]
@@ -243,7 +247,7 @@ impl Handler<End> for TokenStoreActor {
     type Result = ResponseFuture<Result<Vec<String>, ApiError>>;
     fn handle(&mut self, msg: End, _: &mut Context<Self>) -> Self::Result {
         let backend = self.backend.clone();
-        Box::pin(async move { backend.end(msg.0, msg.1.as_deref()).await })
+        Box::pin(async move { backend.end(msg.user_id, msg.family.as_deref(), msg.keep.as_deref()).await })
     }
 }
 
@@ -297,7 +301,13 @@ impl TokenStore {
 
     /// Ends the session `family` of `user_id`, or all of theirs; the family ids it ended.
     pub async fn end(&self, user_id: Uuid, family: Option<String>) -> Result<Vec<String>, ApiError> {
-        ask(&self.addr, End(user_id, family), self.timeout, Dependency::TokenStore).await
+        ask(&self.addr, End { user_id, family, keep: None }, self.timeout, Dependency::TokenStore).await
+    }
+
+    /// Ends every session of `user_id` but `keep` (a password change keeps the caller's); the
+    /// family ids it ended.
+    pub async fn end_others(&self, user_id: Uuid, keep: String) -> Result<Vec<String>, ApiError> {
+        ask(&self.addr, End { user_id, family: None, keep: Some(keep) }, self.timeout, Dependency::TokenStore).await
     }
 
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionInfo>, ApiError> {

@@ -165,9 +165,9 @@ impl RedisTokens {
         })
     }
 
-    /// Ends one session of `user_id` (`Some(family id)`) or all of them; returns the family ids
-    /// of the sessions it ended.
-    pub async fn end(&self, user_id: Uuid, family: Option<&str>) -> Result<Vec<String>, ApiError> {
+    /// Ends one session of `user_id` (`Some(family id)`) or all of them but `keep`; returns the
+    /// family ids of the sessions it ended.
+    pub async fn end(&self, user_id: Uuid, family: Option<&str>, keep: Option<&str>) -> Result<Vec<String>, ApiError> {
         self.redis
             .with_conn(async |c| {
                 self.end
@@ -175,6 +175,7 @@ impl RedisTokens {
                     .key(self.live_key())
                     .arg(user_id.to_string())
                     .arg(family.unwrap_or(""))
+                    .arg(keep.unwrap_or(""))
                     .invoke_async(c)
                     .await
             })

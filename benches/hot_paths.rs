@@ -14,6 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::actors::User;
 use gatehouse::envelope::success;
 use gatehouse::error::ApiError;
+use gatehouse::revocation::{Revocation, RevocationTable};
 use gatehouse::tokens::{AccessTokens, RefreshKey, RefreshToken};
 use serde::Serialize;
 use uuid::Uuid;
@@ -23,17 +24,30 @@ const SECRET: &[u8] = b"2Pq7w/G/Tf4s+R97X/guqXtUJSFGQXTWSduNiL9Qh8gk";
 fn access_tokens(c: &mut Criterion) {
     let tokens = AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::from_secs(5));
     let user = Uuid::now_v7();
-    let token = tokens.sign(user).unwrap();
-    c.bench_function("access token sign", |b| b.iter(|| tokens.sign(black_box(user)).unwrap()));
+    let sid = "0123456789abcdef0123456789abcdef";
+    let token = tokens.sign(user, sid).unwrap();
+    c.bench_function("access token sign", |b| b.iter(|| tokens.sign(black_box(user), sid).unwrap()));
     c.bench_function("access token verify", |b| b.iter(|| tokens.verify(black_box(&token)).unwrap()));
     c.bench_function("access token verify, seen before (bearer path)", |b| b.iter(|| tokens.verify_subject(black_box(&token)).unwrap()));
+    // The revocation check every bearer request adds, against a table of 100,000 ended sessions.
+    let table = RevocationTable::new(Duration::from_secs(305), Duration::from_secs(60));
+    let now = chrono::Utc::now().timestamp();
+    for i in 0..100_000u128 {
+        table.apply(&Revocation::Session(format!("{:032x}", i << 64)), now);
+    }
+    let subject = tokens.verify_subject(&token).unwrap();
+    let now_ms = now * 1000;
+    c.bench_function("revocation check (100,000 entries)", |b| {
+        b.iter(|| table.check(black_box(Some(sid)), subject.sub, subject.iat, now_ms).unwrap())
+    });
 }
 
 fn refresh_tokens(c: &mut Criterion) {
     let key = RefreshKey::derive(SECRET);
-    let token = key.generate();
+    let user = Uuid::now_v7();
+    let token = key.generate(user);
     let cookie = token.encode();
-    c.bench_function("refresh token generate", |b| b.iter(|| key.generate()));
+    c.bench_function("refresh token generate", |b| b.iter(|| key.generate(black_box(user))));
     c.bench_function("refresh token proof check", |b| b.iter(|| key.proves(black_box(&token))));
     c.bench_function("refresh token hash", |b| b.iter(|| black_box(&token).hash()));
     c.bench_function("refresh token parse (cookie)", |b| b.iter(|| RefreshToken::parse(black_box(&cookie)).unwrap()));

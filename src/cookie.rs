@@ -143,7 +143,7 @@ mod tests {
     }
 
     fn token() -> String {
-        crate::tokens::RefreshKey::derive(b"a service secret of enough length for a test").generate().encode()
+        crate::tokens::RefreshKey::derive(b"a service secret of enough length for a test").generate(uuid::Uuid::now_v7()).encode()
     }
 
     #[test]

@@ -90,6 +90,21 @@ pub enum ApiError {
     /// one answer for all, so a token's history is not told to whoever holds it.
     #[error("invalid account token")]
     InvalidAccountToken,
+    /// A valid access token of a session that has ended (logout, reuse, a newer login, ...).
+    #[error("session revoked")]
+    SessionRevoked,
+    /// No session of the caller's with this id: unknown, ended, or another user's.
+    #[error("session not found")]
+    SessionNotFound,
+    /// The right password for an account an operator disabled.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// `/admin/*` without `Authorization: Bearer <ADMIN_TOKEN>`, or with another token.
+    #[error("admin token invalid")]
+    AdminTokenInvalid,
+    /// `/admin/users/{id}` for an id no user has.
+    #[error("user not found")]
+    UserNotFound,
 }
 
 impl ApiError {
@@ -124,6 +139,11 @@ impl ApiError {
             ApiError::Internal => "INTERNAL_ERROR",
             ApiError::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             ApiError::InvalidAccountToken => "INVALID_ACCOUNT_TOKEN",
+            ApiError::SessionRevoked => "SESSION_REVOKED",
+            ApiError::SessionNotFound => "SESSION_NOT_FOUND",
+            ApiError::AccountDisabled => "ACCOUNT_DISABLED",
+            ApiError::AdminTokenInvalid => "ADMIN_TOKEN_INVALID",
+            ApiError::UserNotFound => "USER_NOT_FOUND",
         }
     }
 
@@ -137,7 +157,9 @@ impl ApiError {
             | ApiError::PayloadTooLarge { .. }
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
-            | ApiError::RequestTimeout => "RequestError",
+            | ApiError::RequestTimeout
+            | ApiError::SessionNotFound
+            | ApiError::UserNotFound => "RequestError",
             ApiError::InvalidCredentials
             | ApiError::MissingAccessToken
             | ApiError::InvalidAccessToken
@@ -148,7 +170,10 @@ impl ApiError {
             | ApiError::AmbiguousRefreshToken
             | ApiError::OriginNotAllowed
             | ApiError::EmailNotVerified
-            | ApiError::InvalidAccountToken => "AuthError",
+            | ApiError::InvalidAccountToken
+            | ApiError::SessionRevoked
+            | ApiError::AccountDisabled
+            | ApiError::AdminTokenInvalid => "AuthError",
             ApiError::UsernameTaken | ApiError::EmailTaken => "ConflictError",
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => "RateLimitError",
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) | ApiError::Internal => "ServiceError",
@@ -198,6 +223,11 @@ impl ApiError {
                 "verify your email first: follow the link we mailed you, or ask for a password reset at /auth/password/forgot, which proves it too".into()
             }
             ApiError::InvalidAccountToken => "this link is invalid, already used or expired; ask for a new one".into(),
+            ApiError::SessionRevoked => "this session has ended (logged out, ended from another device, or replaced), please log in".into(),
+            ApiError::SessionNotFound => "you have no session with this id".into(),
+            ApiError::AccountDisabled => "this account has been disabled; contact the operators of this service".into(),
+            ApiError::AdminTokenInvalid => "send the admin token as Authorization: Bearer <ADMIN_TOKEN>".into(),
+            ApiError::UserNotFound => "no user has this id".into(),
         }
     }
 
@@ -223,7 +253,7 @@ impl ResponseError for ApiError {
             }
             ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::SessionNotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -233,10 +263,14 @@ impl ResponseError for ApiError {
             | ApiError::ExpiredAccessToken
             | ApiError::MissingRefreshToken
             | ApiError::InvalidRefreshToken
-            | ApiError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            | ApiError::RefreshTokenReused
+            | ApiError::SessionRevoked
+            | ApiError::AdminTokenInvalid => StatusCode::UNAUTHORIZED,
             // 403 for a mailed token that is no good: the request is well-formed, and what it
             // carries does not authorise the change (a link, not a login: no 401).
-            ApiError::OriginNotAllowed | ApiError::EmailNotVerified | ApiError::InvalidAccountToken => StatusCode::FORBIDDEN,
+            ApiError::OriginNotAllowed | ApiError::EmailNotVerified | ApiError::InvalidAccountToken | ApiError::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::UsernameTaken | ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } | ApiError::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -260,7 +294,10 @@ impl ResponseError for ApiError {
             builder.insert_header((header::ACCEPT_ENCODING, "identity"));
         }
         if status == StatusCode::UNAUTHORIZED
-            && matches!(self, ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken)
+            && matches!(
+                self,
+                ApiError::MissingAccessToken | ApiError::InvalidAccessToken | ApiError::ExpiredAccessToken | ApiError::SessionRevoked
+            )
         {
             // RFC 6750 §3: tell bearer clients which scheme failed and why.
             let error = if matches!(self, ApiError::MissingAccessToken) { "" } else { ", error=\"invalid_token\"" };
@@ -315,6 +352,11 @@ mod tests {
             ApiError::Internal,
             ApiError::EmailNotVerified,
             ApiError::InvalidAccountToken,
+            ApiError::SessionRevoked,
+            ApiError::SessionNotFound,
+            ApiError::AccountDisabled,
+            ApiError::AdminTokenInvalid,
+            ApiError::UserNotFound,
         ];
         for err in all {
             let body = body_of(&err);

@@ -9,12 +9,15 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::tokens::AccessTokenError;
+use crate::tokens::{AccessTokenError, Subject};
 
-/// Extracted by protected routes; its existence means the token verified.
+/// Extracted by protected routes; its existence means the token verified and its session has
+/// not ended.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthenticatedUser {
     pub user_id: Uuid,
+    /// The verified token's user, session and issue time.
+    pub subject: Subject,
 }
 
 /// Longer than any token this service signs, short enough to bound the work on junk.
@@ -68,12 +71,15 @@ impl FromRequest for AuthenticatedUser {
         let result = (|| {
             let state = req.app_data::<web::Data<AppState>>().ok_or(ApiError::Internal)?;
             let credentials = bearer(req)?;
-            let user_id = state.services.access.verify_subject(credentials.token()).map_err(|e| match e {
+            let subject = state.services.access.verify_subject(credentials.token()).map_err(|e| match e {
                 AccessTokenError::Expired => ApiError::ExpiredAccessToken,
                 AccessTokenError::Invalid => ApiError::InvalidAccessToken,
                 AccessTokenError::Unavailable => ApiError::Unavailable(crate::error::Dependency::Database),
             })?;
-            Ok(AuthenticatedUser { user_id })
+            // Security: after every verification, a hit in the verified-token table included: a
+            // token of an ended session is refused (`SESSION_REVOKED`), in process.
+            state.services.revocations.check(&subject)?;
+            Ok(AuthenticatedUser { user_id: subject.sub, subject })
         })();
         ready(result)
     }

@@ -3,6 +3,8 @@
 
 pub mod account_store;
 pub mod actors;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod body_deadline;
 pub mod bounded;
@@ -20,6 +22,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;
+pub mod revocation;
 pub mod routes;
 pub mod schema;
 pub mod secret;

@@ -10,6 +10,7 @@ pub mod exporter;
 pub mod keys;
 pub mod mail;
 pub mod process;
+pub mod sessions;
 pub mod store;
 
 use std::time::{Duration, Instant};
@@ -147,6 +148,7 @@ pub fn init_series() {
     metrics::gauge!(HASHER_QUEUE).set(0.0);
     metrics::gauge!(HASHER_BUSY).set(0.0);
     mail::init_series();
+    sessions::init_series();
 }
 
 /// A connection pool's connections, by state.

@@ -19,6 +19,8 @@ use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, Token
 use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
+use crate::admin::{Admin, AdminToken};
+use crate::audit::{AuditLog, AuditWorker};
 use crate::auth::Services;
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
@@ -27,6 +29,7 @@ use crate::domain::PasswordPolicy;
 use crate::keys::{KeyWorker, Keys};
 use crate::mail::{MailWorker, Mailer};
 use crate::middleware::{REQUEST_ID, refuse_encoded_bodies, request_context};
+use crate::revocation::{ListenerSettings, RevocationListener, RevocationTable, Revocations};
 use crate::routes;
 use crate::routes::jwks::Jwks;
 use crate::state::AppState;
@@ -50,7 +53,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         // First, so that everything made below records into the exporter's recorder.
-        let metrics = config.http.metrics_addr.map(serve_metrics).transpose()?;
+        let recorder = config.http.metrics_addr.map(|_| crate::metrics::exporter::install());
         let secret = crate::secret::load_or_generate(config.tokens.jwt_secret.as_deref(), &config.stores.data_dir)?;
         let refresh_key = RefreshKey::derive(&secret);
 
@@ -89,19 +92,55 @@ impl Application {
                     timeout: config.stores.dependency_timeout,
                     ttl: config.tokens.refresh_token_ttl,
                     grace: config.tokens.refresh_reuse_grace,
+                    per_user: config.sessions.per_user,
                 })
                 .context("REDIS_URL is not a valid Redis URL")?,
             )),
-            TokenStoreKind::Memory => {
-                TokenBackend::Memory(Arc::new(MemoryTokens::new(config.tokens.refresh_token_ttl, config.tokens.refresh_reuse_grace)))
-            }
+            TokenStoreKind::Memory => TokenBackend::Memory(Arc::new(MemoryTokens::new(
+                config.tokens.refresh_token_ttl,
+                config.tokens.refresh_reuse_grace,
+                config.sessions.per_user,
+            ))),
         };
+        // One revocation table per process, read by every HTTP worker's bearer checks. With
+        // Redis, the listener feeds it from the other replicas; the first replay is awaited (for
+        // a bounded time) so that a replica started after a revocation refuses the revoked
+        // token from its first request.
+        let revocation_table =
+            Arc::new(RevocationTable::new(config.tokens.access_token_ttl + config.tokens.jwt_leeway, config.sessions.revocation_fail_open));
+        // The embedded store's table is always in touch: every revocation is made in this process.
+        crate::metrics::sessions::revocation_subscription(matches!(config.stores.token_store, TokenStoreKind::Memory));
+        if let TokenStoreKind::Redis(url) = &config.stores.token_store {
+            RevocationListener::new(
+                ListenerSettings {
+                    url: url.clone(),
+                    prefix: config.stores.redis_key_prefix.clone(),
+                    heartbeat: config.sessions.revocation_heartbeat,
+                    timeout: config.stores.dependency_timeout,
+                },
+                revocation_table.clone(),
+            )
+            .start();
+            let deadline = std::time::Instant::now() + config.stores.dependency_timeout * 4;
+            while !revocation_table.is_in_touch() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            if !revocation_table.is_in_touch() {
+                log::warn!(
+                    "revocation channel not subscribed yet: bearer tokens are accepted for REVOCATION_FAIL_OPEN at most until it is"
+                );
+            }
+        }
         log::info!("users in {}, refresh tokens in {}", user_store.engine(), token_backend.engine());
         if matches!(token_backend, TokenBackend::Memory(_)) || matches!(config.stores.database, Database::Sqlite(_)) {
             log::warn!(
                 "embedded storage is for one process only: run a single replica, or set DATABASE_URL=postgres://… and REDIS_URL=redis://… to share state"
             );
         }
+        // The audit trail: one queue and one writer per process, off the request path.
+        let (audit_queue, audit_events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
+        AuditWorker::new(audit_events, user_store.clone(), schema.clone(), config.audit.retention).start();
+        let audit = AuditLog::new(audit_queue, user_store.clone());
         let hasher = Hasher::start(&config.argon2, config.hasher.threads, config.hasher.queue, config.hasher.nice);
         crate::metrics::hasher_threads(config.hasher.threads);
         let user_cache = Arc::new(UserCache::new(config.stores.user_cache_ttl, config.stores.user_cache_size));
@@ -120,7 +159,7 @@ impl Application {
                         TokenBackend::Memory(_) => None,
                     })
                     .collect(),
-                exporter: metrics.as_ref().map(|m| m.recorder.clone()),
+                exporter: recorder.clone(),
             },
             DEPENDENCIES_INTERVAL,
         )
@@ -132,6 +171,22 @@ impl Application {
         let mailer = Mailer::from_config(account_store.clone(), &config.mail, &config.account, &config.stores.data_dir)?;
         MailWorker::new(mailer, config.mail.poll_interval).start();
         let lifecycle = config.account.clone();
+        // The management listener: /metrics, and /admin when ADMIN_TOKEN is set.
+        let admin = config.admin.token.as_deref().map(|token| AdminParts {
+            token: AdminToken::new(token),
+            user_store: user_store.clone(),
+            schema: schema.clone(),
+            backend: token_backend.clone(),
+            key: refresh_key.clone(),
+            table: revocation_table.clone(),
+            timeout: actor_timeout,
+            workers: config.http.workers,
+            audit: audit.clone(),
+        });
+        let metrics = match (config.http.metrics_addr, recorder) {
+            (Some(addr), Some(recorder)) => Some(serve_management(addr, recorder, admin)?),
+            _ => None,
+        };
 
         let listener = TcpListener::bind(config.listen_addr()).with_context(|| format!("cannot listen on {}", config.listen_addr()))?;
         let port = listener.local_addr()?.port();
@@ -172,6 +227,10 @@ impl Application {
             let worker_backend = backend.for_worker(workers);
             let counters =
                 CounterStore::new(CounterStoreActor::new(counters_beside(&worker_backend, &memory_counters)).start(), actor_timeout);
+            let revocations = match &worker_backend {
+                TokenBackend::Redis(redis) => Revocations::shared(revocation_table.clone(), redis.pool().clone()),
+                TokenBackend::Memory(_) => Revocations::local(revocation_table.clone()),
+            };
             let tokens = TokenStore::new(TokenStoreActor::new(worker_backend, refresh_key.clone()).start(), actor_timeout);
             let state = web::Data::new(AppState {
                 services: Services {
@@ -183,6 +242,8 @@ impl Application {
                     password_policy,
                     account: account_store.clone(),
                     lifecycle: lifecycle.clone(),
+                    revocations,
+                    audit: audit.clone(),
                 },
                 cookie: cookie.clone(),
                 device: device.clone(),
@@ -248,26 +309,56 @@ impl Application {
     }
 }
 
-/// The running `/metrics` listener.
+/// The running management listener.
 struct MetricsServer {
     port: u16,
     handle: ServerHandle,
-    /// The process-wide recorder it renders.
-    recorder: PrometheusHandle,
 }
 
-/// The management listener: binds `addr` and serves `GET /metrics` there on one worker,
-/// installing the recorder first. Never on the public port.
-fn serve_metrics(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
-    let recorder = crate::metrics::exporter::install();
-    let handle = recorder.clone();
+/// What the admin API is made of, on the management listener's worker.
+#[derive(Clone)]
+struct AdminParts {
+    token: AdminToken,
+    user_store: UserStore,
+    schema: crate::actors::user_repo::Schema,
+    backend: TokenBackend,
+    key: RefreshKey,
+    table: Arc<RevocationTable>,
+    timeout: std::time::Duration,
+    workers: usize,
+    audit: AuditLog,
+}
+
+impl AdminParts {
+    /// The admin flows' handles, their actors started on the calling (worker) thread.
+    fn build(&self) -> Admin {
+        let users = Users::new(UserRepo::new(self.user_store.clone()).start(), self.timeout).gated(self.schema.clone());
+        let backend = self.backend.for_worker(self.workers);
+        let revocations = match &backend {
+            TokenBackend::Redis(redis) => Revocations::shared(self.table.clone(), redis.pool().clone()),
+            TokenBackend::Memory(_) => Revocations::local(self.table.clone()),
+        };
+        let tokens = TokenStore::new(TokenStoreActor::new(backend, self.key.clone()).start(), self.timeout);
+        Admin { users, tokens, revocations, audit: self.audit.clone() }
+    }
+}
+
+/// The management listener: binds `addr` and serves `GET /metrics` there on one worker, and
+/// `/admin/*` when the admin token is set (404 otherwise, as for any unknown path). Never on the
+/// public port.
+fn serve_management(addr: SocketAddr, recorder: PrometheusHandle, admin: Option<AdminParts>) -> anyhow::Result<MetricsServer> {
+    let handle = recorder;
     let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
     let port = listener.local_addr()?.port();
     let server: Server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(handle.clone()))
-            .configure(routes::metrics::configure)
-            .default_service(web::to(routes::not_found))
+        let mut app = App::new().app_data(web::Data::new(handle.clone())).configure(routes::metrics::configure);
+        if let Some(parts) = &admin {
+            app = app
+                .app_data(web::Data::new(parts.build()))
+                .app_data(web::Data::new(parts.token.clone()))
+                .configure(routes::admin::configure);
+        }
+        app.default_service(web::to(routes::not_found))
     })
     .workers(1)
     .disable_signals()
@@ -276,7 +367,7 @@ fn serve_metrics(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
     let server_handle = server.handle();
     actix_web::rt::spawn(server);
     log::info!("metrics on http://{}:{port}/metrics", addr.ip());
-    Ok(MetricsServer { port, handle: server_handle, recorder })
+    Ok(MetricsServer { port, handle: server_handle })
 }
 
 /// The throttle counters' backend beside the token store's: over the same Redis pool (the

@@ -183,6 +183,27 @@ class Gatehouse:
     def pid(self):
         return self.proc.pid
 
+    def call(self, method, path, cookie=None, token=None, body=None):
+        """One request; returns (status, error_code, Set-Cookie refresh value, access token)."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        name = self.env.get("COOKIE_NAME", "jwt")
+        if cookie:
+            headers["Cookie"] = f"{name}={cookie}"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, payload, set_cookies = r.status, json.load(r), r.headers.get_all("Set-Cookie") or []
+        except urllib.error.HTTPError as e:
+            status, payload, set_cookies = e.code, json.load(e), []
+        content = payload.get("content") or {}
+        refresh = next((c.split(";", 1)[0].split("=", 1)[1] for c in set_cookies if c.startswith(name + "=")), None)
+        code = content.get("error_code") if isinstance(content, dict) else None
+        access = content.get("access_token") if isinstance(content, dict) else None
+        return status, code, refresh, access
+
     def register(self, username):
         body = json.dumps({"username": username, "password": PASSWORD}).encode()
         req = urllib.request.Request(self.base + "/auth/register", body, {"Content-Type": "application/json"})
@@ -327,11 +348,14 @@ class Bench:
         keys = 10_000
         pfx = self.prefix + "rb:"
         h = "ab" * 32
-        seed = "for i = 0, tonumber(ARGV[1]) - 1 do local k = KEYS[1] .. string.format('%012d', i) " \
-               "redis.call('HSET', k, 'uid', '00000000-0000-0000-0000-000000000000', 'cur', ARGV[2]) " \
+        # One session per user hash, in the store's layout: `{u:<n>}:sessions`, field `fam`.
+        seed = "local t = redis.call('TIME') local now = t[1] * 1000 " \
+               "for i = 0, tonumber(ARGV[1]) - 1 do local k = KEYS[1] .. '{u:' .. string.format('%012d', i) .. '}:sessions' " \
+               "redis.call('HSET', k, 'fam', cjson.encode({uid = '00000000-0000-0000-0000-000000000000', cur = ARGV[2], " \
+               "created = now, seen = now, exp = now + 600000})) " \
                "redis.call('PEXPIRE', k, 600000) end return 1"
-        self.redis.cli("EVAL", seed, "1", pfx + "fam:", str(keys), h)
-        call = ["EVALSHA", sha, "2", pfx + "fam:__rand_int__", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", pfx, "1"]
+        self.redis.cli("EVAL", seed, "1", pfx, str(keys), h)
+        call = ["EVALSHA", sha, "2", pfx + "{u:__rand_int__}:sessions", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", "1"]
 
         def run(n):
             cmd = ["redis-benchmark", *self.redis.args, *self.redis.db, "-c", str(connections), "-n", str(n), "-r", str(keys), "--csv", *call]
@@ -401,7 +425,69 @@ class Bench:
         self.scenario("storm", [("storm_login", "login.lua", "/auth/login", 32), ("storm_me", "me.lua", "/auth/me", 32)],
                       "login storm (32) + GET /auth/me (32)")
         self.scenario("forgot", [("forgot", "forgot.lua", "/auth/password/forgot", 64)], "POST /auth/password/forgot (unknown addresses)")
+        if self.redis:
+            self.propagation()
         self.judge()
+
+    def propagation(self, connections=16):
+        """Revocation across replicas: a second replica over the same stores; while wrk runs
+        /auth/me on both, a user logs in on A, B sees the token, the user logs out on A, and B is
+        polled until it answers 401 SESSION_REVOKED. The time from A's 200 to B's first 401 is one
+        sample; 200 samples (20 in a smoke run)."""
+        n = 20 if self.args.smoke else 200
+        log(f"== revocation propagation, replica A to replica B ({n} logouts, GET /auth/me load on both)")
+        env = dict(self.gh.env, PORT=str(free_port()), METRICS_ADDR=f"127.0.0.1:{free_port()}")
+        b = Gatehouse(env, self.workdir)
+        b.log_path = os.path.join(self.workdir, "gatehouse-b.log")
+        self.cleanup.add("replica B", b.stop)
+        b.start()
+        a = self.gh
+        name = "bench_propagation"
+        status, _, _, _ = a.call("POST", "/auth/register", body={"username": name, "password": PASSWORD})
+        assert status == 201, status
+        # Enough load for every sample: a login costs one Argon2 verification.
+        seconds = max(self.seconds, int(n * 0.15) + 5)
+        loads = [run_wrk("me.lua", g.base + "/auth/me", connections, seconds, self.users_file, threads=1) for g in (a, b)]
+        delays, started = [], time.perf_counter()
+        try:
+            for _ in range(n):
+                # The storm before may still fill the hasher's queue: a shed login (503) waits.
+                for _attempt in range(600):
+                    status, _, refresh, access = a.call("POST", "/auth/login", body={"username": name, "password": PASSWORD})
+                    if status != 503:
+                        break
+                    time.sleep(0.1)
+                assert status == 200 and refresh and access, status
+                assert b.call("GET", "/auth/me", token=access)[0] == 200
+                # A 503 (Redis slower than DEPENDENCY_TIMEOUT_MS under the load) is retried, as a
+                # client would: the retry publishes the revocation even if the first attempt ended
+                # the session. The sample starts at the 200.
+                for _attempt in range(100):
+                    status = a.call("POST", "/auth/logout", cookie=refresh)[0]
+                    if status != 503:
+                        break
+                    time.sleep(0.05)
+                ended = time.perf_counter()
+                assert status == 200, status
+                while True:
+                    status, code, _, _ = b.call("GET", "/auth/me", token=access)
+                    if (status, code) == (401, "SESSION_REVOKED"):
+                        delays.append((time.perf_counter() - ended) * 1000)
+                        break
+                    assert status == 200, (status, code)
+                    if time.perf_counter() - ended > 5:
+                        raise RuntimeError("replica B still accepts a revoked token after 5 s")
+        finally:
+            for proc, _ in loads:
+                proc.terminate()
+                proc.wait()
+            b.stop()
+        delays.sort()
+        pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
+        result = {"samples": len(delays), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "max_ms": delays[-1],
+                  "load_connections_per_replica": connections, "seconds": time.perf_counter() - started}
+        self.results["propagation"] = result
+        log(f"   propagation: p50 {result['p50_ms']:.2f} ms p99 {result['p99_ms']:.2f} ms max {result['max_ms']:.2f} ms over {len(delays)}")
 
     # --- goals -----------------------------------------------------------------------------
 
@@ -437,6 +523,9 @@ class Bench:
         goal("forgot req/s ÷ (64 ÷ floor)", forgot["rps"] * floor_s / forgot["connections"], "≥ 0.80",
              forgot["rps"] >= 0.8 * forgot["connections"] / floor_s)
         goal("forgot p99 (ms) vs 2 × floor", forgot["p99_ms"], f"≤ {2 * FORGOT_FLOOR_MS}", forgot["p99_ms"] <= 2 * FORGOT_FLOOR_MS)
+        if "propagation" in self.results:
+            p99 = self.results["propagation"]["p99_ms"]
+            goal("revocation propagation A to B p99 (ms), under /auth/me load", p99, "≤ 50", p99 <= 50)
         startup = self.results["startup_s"]["median"]
         goal("start-up to ready (s)", startup, "≤ 0.5", startup <= 0.5)
 
@@ -460,6 +549,10 @@ class Bench:
             x = b["redis"]
             lines.append(f"| Redis ceiling: rotate script (redis-benchmark) | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | "
                          f"{x['p99_ms']:.2f} | | | |")
+        if "propagation" in r:
+            x = r["propagation"]
+            lines.append(f"| revocation propagation A → B ({x['samples']} logouts, `/auth/me` load on both) | "
+                         f"{x['load_connections_per_replica']} + {x['load_connections_per_replica']} | | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | | | |")
         a = b["argon2"]
         lines.append(f"| Argon2 ceiling: {a['threads']} hasher threads, t_hash {a['t_hash_s'] * 1000:.1f} ms "
                      f"(alone {a['t_hash_single_s'] * 1000:.1f} ms) | {a['threads']} | {a['ceiling_per_s']:.1f} | | | | | |")

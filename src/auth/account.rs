@@ -5,10 +5,12 @@ use uuid::Uuid;
 
 use super::Services;
 use crate::actors::UserRecord;
+use crate::actors::token_store::SessionMeta;
 use crate::actors::user_repo::Lookup;
 use crate::domain::Password;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
+use crate::revocation::Reason;
 use crate::throttle::{Account, Action};
 use crate::tokens::RefreshToken;
 
@@ -37,31 +39,35 @@ pub(super) async fn confirm_password(
 }
 
 /// Whether the caller keeps a session once the user's sessions end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(super) enum Caller {
-    /// The caller gets a fresh session (password change, reset).
-    Continues,
+    /// The caller gets a fresh session (password change, reset), described by this.
+    Continues(SessionMeta),
     /// No session survives (account deletion).
     Leaves,
 }
 
-/// Ends every session of `user_id`: the one place the account flows do it.
+/// Ends every session of `user_id`, on every replica: the one place the account flows do it.
 ///
-/// Today's token store keeps one refresh-token family per user, and issuing a family revokes
-/// the one before: so a fresh family is issued, and either handed to the caller or revoked at
-/// once. Access tokens already issued stay valid until they expire (`ACCESS_TOKEN_TTL`).
+/// Security: after a password change or reset, no session that knew the old password lives on,
+/// the caller's own included (it continues in a fresh one); access tokens issued before are
+/// refused everywhere (`SESSION_REVOKED`), not left to expire. A deletion also refuses any
+/// token issued in the current second, since the account can no longer start a session.
 pub(super) async fn end_sessions(
     services: &Services,
     rid: &RequestId,
     user_id: Uuid,
     caller: Caller,
 ) -> Result<Option<RefreshToken>, ApiError> {
-    let fresh = services.tokens.issue(user_id).await?;
-    log::info!(target: "gatehouse::auth", "sessions ended user_id={user_id} rid={rid}");
+    let ended = services.tokens.end(user_id, None).await?;
+    log::info!(target: "gatehouse::auth", "sessions ended user_id={user_id} count={} rid={rid}", ended.len());
     match caller {
-        Caller::Continues => Ok(Some(fresh)),
+        Caller::Continues(meta) => {
+            services.revocations.all_ended(rid, user_id, &ended, Reason::Ended).await;
+            Ok(Some(services.tokens.issue(user_id, meta).await?.token))
+        }
         Caller::Leaves => {
-            services.tokens.revoke(fresh).await?;
+            services.revocations.account_closed(rid, user_id, &ended, Reason::Deleted).await;
             Ok(None)
         }
     }

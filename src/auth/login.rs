@@ -5,11 +5,14 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::{Services, Session};
+use crate::actors::token_store::SessionMeta;
 use crate::actors::user_repo::Lookup;
+use crate::audit::Kind;
 use crate::device_cookie::Device;
 use crate::domain::{Identifier, Password};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
+use crate::revocation::Reason;
 use crate::throttle::{Account, Action};
 
 /// A login attempt as the client sent it, not yet validated: a password and a username or an
@@ -18,6 +21,8 @@ pub struct Credentials {
     pub password: String,
     pub username: Option<String>,
     pub email: Option<String>,
+    /// The client's `User-Agent`, recorded with the session (bounded and sanitised).
+    pub user_agent: Option<String>,
 }
 
 /// Logs in from `ip`, on a browser that presented `device` (a valid device cookie, of any
@@ -63,9 +68,17 @@ pub async fn login(
     // and its timing are the same as for a wrong password.
     let verified = services.hasher.verify_admitted(slot, password.clone(), record.as_ref().map(|r| r.password_hash.clone())).await?;
     let Some(record) = record.filter(|_| verified.matches) else {
+        services.audit.record(rid, Kind::LoginFailed, account_id(&account), Some(ip));
         log::info!(target: "gatehouse::auth", "login failed rid={rid}");
         return Err(ApiError::InvalidCredentials);
     };
+    // Security: only with the right password does a disabled account learn that it is disabled
+    // (a wrong one gets the usual 401 above), so the answer tells a guesser nothing more.
+    if record.disabled {
+        services.audit.record(rid, Kind::LoginRefusedDisabled, Some(record.user.id), Some(ip));
+        log::info!(target: "gatehouse::auth", "login refused: account disabled user_id={} rid={rid}", record.user.id);
+        return Err(ApiError::AccountDisabled);
+    }
     let user = record.user;
     services.can_sign()?;
     // Only once the password is right: a wrong one must not learn whether the account is verified.
@@ -73,8 +86,13 @@ pub async fn login(
         log::info!(target: "gatehouse::auth", "login refused: email not verified user_id={} rid={rid}", user.id);
         return Err(ApiError::EmailNotVerified);
     }
-    let refresh = services.tokens.issue(user.id).await?;
+    let issued = services.tokens.issue(user.id, SessionMeta::new(ip, credentials.user_agent.as_deref())).await?;
+    // The sessions beyond SESSIONS_PER_USER that this login ended (with the default of one,
+    // the user's previous session): their access tokens end with them.
+    services.revocations.ended(rid, user.id, &issued.ended, Reason::Replaced).await;
+    let refresh = issued.token;
     log::info!(target: "gatehouse::auth", "login user_id={}{} rid={rid}", user.id, if device.is_some() { " from a known device" } else { "" });
+    services.audit.record(rid, Kind::LoginSucceeded, Some(user.id), Some(ip));
     services.throttle.succeeded(rid, Action::Login, account).await;
     if verified.needs_rehash {
         upgrade_hash(services, rid, user.id, password);
@@ -95,4 +113,13 @@ fn upgrade_hash(services: &Services, rid: &RequestId, user_id: Uuid, password: P
             Err(e) => log::warn!(target: "gatehouse::auth", "password hash upgrade postponed user_id={user_id}: {e} rid={rid}"),
         }
     });
+}
+
+/// The account a login attempt was counted on, when the lookup found one.
+fn account_id(account: &Account<'_>) -> Option<Uuid> {
+    match account {
+        Account::Existing(id) => Some(*id),
+        Account::Device(device) => Some(device.user_id),
+        Account::Named(_) => None,
+    }
 }

@@ -8,7 +8,7 @@
 //! (envelope, status, cookies). So a test can run a flow without a server (see `tests`).
 //!
 //! `Services` is what the flows need: the hasher, the token store, the users, the throttle,
-//! the access-token keys and the password policy. What only HTTP needs (the refresh and device
+//! the access-token keys, the password policy and the revocations. What only HTTP needs (the refresh and device
 //! cookies, the CORS origins, the trusted proxies) stays in `AppState`, next to it.
 //!
 //! Every flow takes the request's `RequestId` and prints it as `rid=<id>` on its auth event
@@ -24,6 +24,7 @@ mod me;
 mod password;
 mod refresh;
 mod register;
+mod sessions;
 
 #[cfg(test)]
 mod tests;
@@ -35,9 +36,11 @@ use uuid::Uuid;
 
 use crate::account_store::AccountStore;
 use crate::actors::{Hasher, TokenStore, User, Users};
+use crate::audit::AuditLog;
 use crate::config::AccountConfig;
 use crate::domain::PasswordPolicy;
 use crate::error::{ApiError, Dependency};
+use crate::revocation::Revocations;
 use crate::throttle::Throttle;
 use crate::tokens::{AccessTokens, RefreshToken};
 
@@ -49,6 +52,7 @@ pub use me::me;
 pub use password::{PasswordChange, PasswordReset, change_password, forgot, reset_password};
 pub use refresh::{Refresh, refresh};
 pub use register::{NewAccount, register};
+pub use sessions::{end_session, logout_all, sessions};
 
 /// What the flows work with: handles to the actors and stores, and the keys. Cheap to clone
 /// (every field is a handle or an `Arc`); built once per HTTP worker, inside `AppState`.
@@ -63,6 +67,10 @@ pub struct Services {
     /// Account tokens, the outbox, and the changes to users that go with them.
     pub account: AccountStore,
     pub lifecycle: AccountConfig,
+    /// Ends access tokens with their sessions, here and on every replica.
+    pub revocations: Revocations,
+    /// The audit trail: security events, queued for the audit worker.
+    pub audit: AuditLog,
 }
 
 /// A signed access token and how long it is valid.
@@ -81,9 +89,9 @@ pub struct Session {
 }
 
 impl Services {
-    /// Signs an access token for `user_id`.
-    pub(crate) fn access_token(&self, user_id: Uuid) -> Result<AccessToken, ApiError> {
-        let token = self.access.sign(user_id).map_err(|e| {
+    /// Signs an access token for `user_id` in session `sid`.
+    pub(crate) fn access_token(&self, user_id: Uuid, sid: &str) -> Result<AccessToken, ApiError> {
+        let token = self.access.sign(user_id, sid).map_err(|e| {
             log::warn!("signing an access token failed: {e}");
             ApiError::Unavailable(Dependency::Database)
         })?;
@@ -102,7 +110,7 @@ impl Services {
     }
 
     fn session(&self, user: User, refresh: RefreshToken) -> Result<Session, ApiError> {
-        let access = self.access_token(user.id)?;
+        let access = self.access_token(user.id, &refresh.family())?;
         Ok(Session { user, refresh, access })
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::account::{Caller, confirm_password, end_sessions};
 use super::{Services, Session};
 use crate::account_store::Purpose;
+use crate::actors::token_store::SessionMeta;
 use crate::actors::user_repo::Lookup;
 use crate::domain::{Email, Identifier};
 use crate::error::ApiError;
@@ -19,12 +20,20 @@ use crate::tokens::account::hash_presented;
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
+    /// The caller's `User-Agent`, kept (bounded) with the session it continues in.
+    pub user_agent: Option<String>,
 }
 
 /// Changes the signed-in user's password: the current one checked, the new one held to the
 /// policy; pending resets are voided and every session ends, the caller's continuing in a fresh
 /// one (its refresh token is what this answers).
-pub async fn change_password(services: &Services, rid: &RequestId, user_id: Uuid, change: PasswordChange) -> Result<Session, ApiError> {
+pub async fn change_password(
+    services: &Services,
+    rid: &RequestId,
+    ip: IpAddr,
+    user_id: Uuid,
+    change: PasswordChange,
+) -> Result<Session, ApiError> {
     let new = services.password_policy.parse_new(change.new_password)?;
     let record = confirm_password(services, rid, user_id, change.current_password).await?;
     let hash = services.hasher.hash(new).await?;
@@ -32,7 +41,8 @@ pub async fn change_password(services: &Services, rid: &RequestId, user_id: Uuid
     services.users.forget(user_id);
     log::info!(target: "gatehouse::auth", "password changed user_id={user_id} rid={rid}");
     // `Caller::Continues` always yields the caller's token.
-    let refresh = end_sessions(services, rid, user_id, Caller::Continues).await?.ok_or(ApiError::Internal)?;
+    let meta = SessionMeta::new(ip, change.user_agent.as_deref());
+    let refresh = end_sessions(services, rid, user_id, Caller::Continues(meta)).await?.ok_or(ApiError::Internal)?;
     services.session(record.user, refresh)
 }
 
@@ -66,6 +76,8 @@ pub async fn forgot(services: &Services, rid: &RequestId, ip: IpAddr, email: Str
 pub struct PasswordReset {
     pub token: String,
     pub password: String,
+    /// The caller's `User-Agent`, kept (bounded) with the session it starts.
+    pub user_agent: Option<String>,
 }
 
 /// Sets a new password with a mailed token: the token is used up, every session of the user
@@ -84,7 +96,8 @@ pub async fn reset_password(services: &Services, rid: &RequestId, ip: IpAddr, re
     };
     services.users.forget(user_id);
     log::info!(target: "gatehouse::auth", "password reset user_id={user_id} rid={rid}");
-    let refresh = end_sessions(services, rid, user_id, Caller::Continues).await?.ok_or(ApiError::Internal)?;
+    let meta = SessionMeta::new(ip, reset.user_agent.as_deref());
+    let refresh = end_sessions(services, rid, user_id, Caller::Continues(meta)).await?.ok_or(ApiError::Internal)?;
     let record = services.users.find(Lookup::Id(user_id)).await?.ok_or(ApiError::InvalidAccountToken)?;
     services.session(record.user, refresh)
 }

@@ -2,8 +2,10 @@
 
 use super::{AccessToken, Services};
 use crate::actors::RotateOutcome;
+use crate::audit::Kind;
 use crate::error::ApiError;
 use crate::middleware::RequestId;
+use crate::revocation::Reason;
 use crate::tokens::RefreshToken;
 
 /// What a refresh led to, short of a failure that leaves the client's cookie as it is.
@@ -37,6 +39,7 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
     // A failure of the store or of signing is the service's, counted here with the rest.
     let failed = |_: &ApiError| crate::metrics::refresh_outcome("error");
     services.can_sign().inspect_err(failed)?;
+    let sid = presented.family();
     let (user_id, refresh) = match services.tokens.rotate(presented).await.inspect_err(failed)? {
         RotateOutcome::Rotated { user_id, token } => {
             log::info!(target: "gatehouse::auth", "refresh rotated user_id={user_id} rid={rid}");
@@ -51,7 +54,15 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
         RotateOutcome::Reused { user_id } => {
             log::warn!(target: "gatehouse::auth", "refresh token reuse detected, session revoked user_id={user_id} rid={rid}");
             crate::metrics::refresh_outcome("reused");
+            services.revocations.ended(rid, user_id, &[sid], Reason::Reuse).await;
+            services.audit.record(rid, Kind::RefreshReuse, Some(user_id), None);
             return Ok(Refresh::Refused(ApiError::RefreshTokenReused));
+        }
+        RotateOutcome::Ended { sid } => {
+            log::info!(target: "gatehouse::auth", "refresh refused: the session has ended rid={rid}");
+            crate::metrics::refresh_outcome("invalid");
+            services.revocations.ended_earlier(rid, sid, Reason::Ended).await;
+            return Ok(Refresh::Refused(ApiError::InvalidRefreshToken));
         }
         RotateOutcome::Invalid => {
             log::info!(target: "gatehouse::auth", "refresh refused: invalid token rid={rid}");
@@ -59,5 +70,5 @@ pub async fn refresh(services: &Services, rid: &RequestId, presented: Result<Ref
             return Ok(Refresh::Refused(ApiError::InvalidRefreshToken));
         }
     };
-    Ok(Refresh::Rotated { access: services.access_token(user_id).inspect_err(failed)?, refresh })
+    Ok(Refresh::Rotated { access: services.access_token(user_id, &sid).inspect_err(failed)?, refresh })
 }

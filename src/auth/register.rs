@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::{Services, Session};
+use crate::actors::token_store::SessionMeta;
 use crate::domain::{Email, Identifier, Username};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
@@ -15,6 +16,8 @@ pub struct NewAccount {
     pub username: String,
     pub password: String,
     pub email: Option<String>,
+    /// The client's `User-Agent`, recorded with the session (bounded and sanitised).
+    pub user_agent: Option<String>,
 }
 
 /// Validates, throttles (per IP, then per name), hashes, stores the first refresh token, then
@@ -36,7 +39,7 @@ pub async fn register(services: &Services, rid: &RequestId, ip: IpAddr, account:
     // then loses the name race is revoked at once (and would expire unused anyway).
     let id = Uuid::now_v7();
     services.can_sign()?;
-    let refresh = services.tokens.issue(id).await?;
+    let refresh = services.tokens.issue(id, SessionMeta::new(ip, account.user_agent.as_deref())).await?.token;
     let user = match services.users.create(id, username, email, hash).await {
         Ok(user) => user,
         Err(e) => {

@@ -69,7 +69,7 @@ impl Builder {
                 store
             }
         };
-        let backend = TokenBackend::Memory(Arc::new(MemoryTokens::new(Duration::from_secs(3600), self.grace)));
+        let backend = TokenBackend::Memory(Arc::new(MemoryTokens::new(Duration::from_secs(3600), self.grace, 1)));
         let tokens = TokenStore::new(TokenStoreActor::new(backend, RefreshKey::derive(SECRET)).start(), timeout);
         let counters = CounterStore::new(CounterStoreActor::new(CounterBackend::Memory(Arc::new(MemoryCounters::new()))).start(), timeout);
         let services = Services {
@@ -91,6 +91,17 @@ impl Builder {
                 require_verified_email: false,
                 forgot_floor: Duration::ZERO,
             },
+            revocations: crate::revocation::Revocations::local(Arc::new(crate::revocation::RevocationTable::new(
+                Duration::from_secs(900),
+                Duration::from_secs(60),
+            ))),
+            audit: {
+                let (queue, events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
+                let schema = crate::actors::user_repo::Schema::default();
+                schema.mark_ready();
+                crate::audit::AuditWorker::new(events, store.clone(), schema, Duration::from_secs(86_400)).start();
+                crate::audit::AuditLog::new(queue, store.clone())
+            },
         };
         (services, store)
     }
@@ -110,12 +121,12 @@ fn rid() -> RequestId {
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 
 async fn sign_up(services: &Services, username: &str) -> Session {
-    let account = NewAccount { username: username.into(), password: PASSWORD.into(), email: None };
+    let account = NewAccount { username: username.into(), password: PASSWORD.into(), email: None, user_agent: None };
     register(services, &rid(), IP, account).await.unwrap()
 }
 
 async fn log_in(services: &Services, username: &str, password: &str) -> Result<Session, ApiError> {
-    let credentials = Credentials { password: password.into(), username: Some(username.into()), email: None };
+    let credentials = Credentials { password: password.into(), username: Some(username.into()), email: None, user_agent: None };
     login(services, &rid(), IP, None, credentials).await
 }
 
@@ -125,7 +136,7 @@ async fn a_registered_user_logs_in_and_gets_a_working_session() {
     let registered = sign_up(&services, "alice").await;
     let session = log_in(&services, "alice", PASSWORD).await.unwrap();
     assert_eq!(session.user.id, registered.user.id);
-    assert_eq!(services.access.verify_subject(&session.access.token).unwrap(), registered.user.id);
+    assert_eq!(services.access.verify_subject(&session.access.token).unwrap().sub, registered.user.id);
     assert!(matches!(log_in(&services, "alice", "a wrong password").await, Err(ApiError::InvalidCredentials)));
     assert_eq!(me(&services, registered.user.id).await.unwrap().username, "alice");
 }
@@ -244,21 +255,25 @@ async fn mailed_token(services: &Services) -> String {
 #[actix_web::test]
 async fn a_reset_from_the_outbox_sets_the_password_once_and_ends_the_old_session() {
     let (services, _) = builder().build().await;
-    let account = NewAccount { username: "carol".into(), password: PASSWORD.into(), email: Some("carol@example.com".into()) };
+    let account =
+        NewAccount { username: "carol".into(), password: PASSWORD.into(), email: Some("carol@example.com".into()), user_agent: None };
     let registered = register(&services, &rid(), IP, account).await.unwrap();
     assert!(!registered.user.email_verified);
     let _verification = mailed_token(&services).await;
     forgot(&services, &rid(), IP, "Carol@Example.com".into()).await.unwrap();
     let token = mailed_token(&services).await;
 
-    let reset = PasswordReset { token: token.clone(), password: "a brand new passphrase".into() };
+    let reset = PasswordReset { token: token.clone(), password: "a brand new passphrase".into(), user_agent: None };
     let session = reset_password(&services, &rid(), IP, reset).await.unwrap();
     assert_eq!(session.user.id, registered.user.id);
     assert!(session.user.email_verified, "the mailbox was proven");
-    assert!(matches!(services.tokens.rotate(registered.refresh).await, Ok(crate::actors::RotateOutcome::Invalid)));
+    assert!(matches!(
+        services.tokens.rotate(registered.refresh).await,
+        Ok(crate::actors::RotateOutcome::Invalid | crate::actors::RotateOutcome::Ended { .. })
+    ));
     assert!(log_in(&services, "carol", "a brand new passphrase").await.is_ok());
 
-    let again = PasswordReset { token, password: "yet another passphrase".into() };
+    let again = PasswordReset { token, password: "yet another passphrase".into(), user_agent: None };
     assert!(matches!(reset_password(&services, &rid(), IP, again).await, Err(ApiError::InvalidAccountToken)));
 }
 
@@ -268,4 +283,46 @@ async fn forgot_for_an_unknown_address_queues_nothing() {
     forgot(&services, &rid(), IP, "nobody@example.com".into()).await.unwrap();
     assert!(services.account.claim(Duration::from_secs(60)).await.unwrap().is_none());
     assert_eq!(services.account.depth().await.unwrap().waiting, 0);
+}
+
+/// A session ended in the store whose revocation was never published: what a logout leaves
+/// behind when Redis did the work but the answer was lost (a timeout).
+async fn ended_unpublished(services: &Services) -> (Session, crate::tokens::Subject) {
+    let session = sign_up(services, "alice").await;
+    let subject = services.access.verify_subject(&session.access.token).unwrap();
+    assert!(matches!(services.tokens.revoke(session.refresh.clone()).await, Ok(crate::actors::token_store::Revoked::Ended(_))));
+    assert!(services.revocations.check(&subject).is_ok(), "nothing was published yet");
+    (session, subject)
+}
+
+#[actix_web::test]
+async fn a_retried_logout_of_a_session_that_already_ended_publishes_its_revocation() {
+    let (services, _) = builder().build().await;
+    let (session, subject) = ended_unpublished(&services).await;
+    logout(&services, &rid(), Ok(session.refresh)).await.unwrap();
+    assert!(matches!(services.revocations.check(&subject), Err(ApiError::SessionRevoked)));
+}
+
+#[actix_web::test]
+async fn a_retried_refresh_of_a_session_that_already_ended_publishes_its_revocation() {
+    let (services, _) = builder().build().await;
+    let (session, subject) = ended_unpublished(&services).await;
+    assert!(matches!(refresh(&services, &rid(), Ok(session.refresh)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
+    assert!(matches!(services.revocations.check(&subject), Err(ApiError::SessionRevoked)));
+}
+
+#[actix_web::test]
+async fn a_made_up_token_of_an_ended_session_publishes_nothing() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (services, _) = builder().build().await;
+    let (session, subject) = ended_unpublished(&services).await;
+    // The family id (the session id) kept, the rest made up: no valid tag.
+    let mut bytes = URL_SAFE_NO_PAD.decode(session.refresh.encode()).unwrap();
+    bytes[16..].fill(7);
+    let made_up = RefreshToken::parse(&URL_SAFE_NO_PAD.encode(bytes)).unwrap();
+    assert_eq!(made_up.family(), session.refresh.family());
+    logout(&services, &rid(), Ok(made_up.clone())).await.unwrap();
+    assert!(matches!(refresh(&services, &rid(), Ok(made_up)).await, Ok(Refresh::Refused(ApiError::InvalidRefreshToken))));
+    assert!(services.revocations.check(&subject).is_ok(), "a guess of the session id revokes nothing");
 }

@@ -12,6 +12,7 @@ pub use sections::{
     AccountConfig, Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, MailConfig, Mode, SameSite, StoresConfig,
     ThrottleConfig, TokenStoreKind, TokensConfig,
 };
+pub use sections::{AdminConfig, AuditConfig, SessionsConfig};
 
 #[derive(Clone)]
 pub struct Config {
@@ -27,6 +28,9 @@ pub struct Config {
     pub signing: SigningConfig,
     pub mail: MailConfig,
     pub account: AccountConfig,
+    pub sessions: SessionsConfig,
+    pub admin: AdminConfig,
+    pub audit: AuditConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -218,6 +222,24 @@ impl Config {
                 require_verified_email: env.parse("REQUIRE_VERIFIED_EMAIL", false)?,
                 forgot_floor: Duration::from_millis(env.parse("FORGOT_FLOOR_MS", 250)?),
             },
+            sessions: SessionsConfig {
+                per_user: env.parse("SESSIONS_PER_USER", 1)?,
+                revocation_fail_open: Duration::from_secs(env.parse("REVOCATION_FAIL_OPEN", 60)?),
+                revocation_heartbeat: Duration::from_millis(env.parse("REVOCATION_HEARTBEAT_MS", 1000)?),
+            },
+            admin: AdminConfig {
+                // Security: the admin token guards every account; a short one is refused.
+                token: match env.raw("ADMIN_TOKEN") {
+                    Some(t) if t.len() >= MIN_SECRET_BYTES && crate::secret::looks_random(t.as_bytes()) => Some(t.into_bytes()),
+                    Some(_) => {
+                        return Err(ConfigError(format!(
+                            "ADMIN_TOKEN must be at least {MIN_SECRET_BYTES} random bytes (for example: openssl rand -base64 48)"
+                        )));
+                    }
+                    None => None,
+                },
+            },
+            audit: AuditConfig { retention: Duration::from_secs(env.parse::<u64>("AUDIT_RETENTION_DAYS", 90)?.saturating_mul(86_400)) },
         };
         config.check()?;
         Ok(config)
@@ -246,6 +268,9 @@ impl Config {
             ("MAIL_SEND_TIMEOUT", self.mail.send_timeout.as_secs()),
             ("PASSWORD_RESET_TTL", self.account.password_reset_ttl.as_secs()),
             ("EMAIL_VERIFY_TTL", self.account.email_verify_ttl.as_secs()),
+            ("SESSIONS_PER_USER", u64::from(self.sessions.per_user)),
+            ("AUDIT_RETENTION_DAYS", self.audit.retention.as_secs()),
+            ("REVOCATION_HEARTBEAT_MS", self.sessions.revocation_heartbeat.as_millis() as u64),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError(format!("{name} must be greater than 0")));

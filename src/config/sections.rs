@@ -187,3 +187,36 @@ pub struct AccountConfig {
     /// Every `POST /auth/password/forgot` answers after at least this long, known address or not.
     pub forgot_floor: Duration,
 }
+
+/// Sessions and the revocation of their access tokens.
+#[derive(Debug, Clone)]
+pub struct SessionsConfig {
+    /// `SESSIONS_PER_USER`: beyond it, a login ends the user's least recently used session.
+    pub per_user: u32,
+    /// `REVOCATION_FAIL_OPEN`: how long a replica that lost the revocation channel keeps
+    /// accepting bearer tokens from what it knows before it refuses them with 503.
+    pub revocation_fail_open: Duration,
+    /// `REVOCATION_HEARTBEAT_MS`: how often the listener checks its subscription and the record.
+    pub revocation_heartbeat: Duration,
+}
+
+/// The admin API on the management listener.
+#[derive(Clone, Default)]
+pub struct AdminConfig {
+    /// `ADMIN_TOKEN`: at least 32 bytes; `None` turns the admin API off.
+    pub token: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    // The token never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig").field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+/// The audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// `AUDIT_RETENTION_DAYS`: events older than this are pruned.
+    pub retention: Duration,
+}

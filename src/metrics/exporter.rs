@@ -20,7 +20,12 @@ const STORE_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0
 
 /// The builder with gatehouse's buckets. Tests use it to build a private recorder.
 pub fn builder() -> PrometheusBuilder {
-    let buckets = [(HTTP_DURATION, HTTP_BUCKETS), (ARGON2_DURATION, ARGON2_BUCKETS), (STORE_DURATION, STORE_BUCKETS)];
+    let buckets = [
+        (HTTP_DURATION, HTTP_BUCKETS),
+        (ARGON2_DURATION, ARGON2_BUCKETS),
+        (STORE_DURATION, STORE_BUCKETS),
+        (super::sessions::REVOCATION_LAG, super::sessions::LAG_BUCKETS),
+    ];
     buckets.into_iter().fold(PrometheusBuilder::new(), |b, (name, values)| {
         // unwrap: every bucket list above is non-empty.
         b.set_buckets_for_metric(Matcher::Full(name.to_string()), values).unwrap()

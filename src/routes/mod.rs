@@ -1,5 +1,6 @@
 //! The route table, and the envelope for every rejection the framework itself makes.
 
+pub mod admin;
 mod auth;
 pub mod facts;
 mod health;
@@ -33,6 +34,9 @@ fn routes() -> Vec<(Facts, Route)> {
         declared::<auth::VerifyEmail, _, _>(auth::verify_email),
         declared::<auth::ResendVerification, _, _>(auth::resend_verification),
         declared::<auth::ChangeEmail, _, _>(auth::change_email),
+        declared::<auth::Sessions, _, _>(auth::list_sessions),
+        declared::<auth::EndSession, _, _>(auth::end_session),
+        declared::<auth::LogoutAll, _, _>(auth::logout_all),
         declared::<health::Live, _, _>(health::live),
         declared::<health::Ready, _, _>(health::ready),
         declared::<openapi::Document, _, _>(openapi::openapi_json),

@@ -38,7 +38,7 @@ pub const EMAIL_PATTERN: &str =
     ),
     components(schemas(User, Checks, Readiness)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "account", description = "change or reset a password, verify or change an email, delete the account"), (name = "ops", description = "ping, health, this document"), (name = "keys", description = "the public keys that verify access tokens"))
+    tags((name = "auth", description = "register, log in, refresh, log out, who am I"), (name = "sessions", description = "the signed-in user's sessions: list, end one, log out everywhere"), (name = "account", description = "change or reset a password, verify or change an email, delete the account"), (name = "ops", description = "ping, health, this document"), (name = "keys", description = "the public keys that verify access tokens"))
 )]
 struct ApiDoc;
 

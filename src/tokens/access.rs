@@ -1,4 +1,4 @@
-//! Access tokens: JWTs with `sub`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`,
+//! Access tokens: JWTs with `sub`, `sid`, `iat`, `nbf`, `exp`, `iss`, `aud`, `jti` and `typ: at+jwt`,
 //! signed with the current key of the key set (EdDSA, ES256 or HS256) and naming it by `kid`;
 //! verified with the key the `kid` names, pinned to that key's algorithm.
 
@@ -10,7 +10,7 @@ use jsonwebtoken::{Validation, errors::ErrorKind};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use super::verified::{Cached, VerifiedTokens};
+use super::verified::{Cached, Subject, VerifiedTokens};
 use crate::keys::{Algorithm, Context, KeyRing, KeySet, Sealer};
 use crate::metrics::keys as metrics;
 
@@ -62,6 +62,10 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// The session (refresh-token family) the token belongs to: what ending the session revokes.
+    /// Absent only from tokens signed before sessions had ids, which expire within one TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -171,8 +175,8 @@ impl AccessTokens {
         self.ring.get().signing().is_some()
     }
 
-    /// A fresh token for `user_id`, valid from now for the configured lifetime.
-    pub fn sign(&self, user_id: Uuid) -> Result<String, SignError> {
+    /// A fresh token for `user_id` in session `sid`, valid from now for the configured lifetime.
+    pub fn sign(&self, user_id: Uuid, sid: &str) -> Result<String, SignError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,
@@ -182,6 +186,7 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: Uuid::new_v4(),
+            sid: Some(sid.to_string()),
         };
         self.sign_claims(&claims)
     }
@@ -199,9 +204,10 @@ impl AccessTokens {
         Ok(format!("{input}.{signature}"))
     }
 
-    /// The user a bearer token names: `verify`, remembered for the token's next presentation
-    /// (see `verified`). The request path needs nothing else of the claims.
-    pub fn verify_subject(&self, token: &str) -> Result<Uuid, AccessTokenError> {
+    /// The user and session a bearer token names: `verify`, remembered for the token's next
+    /// presentation (see `verified`). The request path needs nothing else of the claims; the
+    /// caller checks the answer against the revocation table, hit or not.
+    pub fn verify_subject(&self, token: &str) -> Result<Subject, AccessTokenError> {
         let now = jsonwebtoken::get_current_timestamp() as i64;
         let leeway = self.leeway.as_secs() as i64;
         let set = self.ring.get();
@@ -211,8 +217,10 @@ impl AccessTokens {
             Cached::Unknown => {}
         }
         let (claims, kid) = self.check(&set, token).map_err(Refusal::count)?;
-        self.verified.put(token, claims.sub, claims.exp, &kid, now, leeway);
-        Ok(claims.sub)
+        let sid = claims.sid.as_deref().and_then(|sid| (sid.len() == 32).then(|| u128::from_str_radix(sid, 16).ok()).flatten());
+        let subject = Subject { sub: claims.sub, sid, iat: claims.iat };
+        self.verified.put(token, subject, claims.exp, &kid, now, leeway);
+        Ok(subject)
     }
 
     /// Expired tokens are told apart from every other refusal, so a client knows to refresh.
@@ -317,6 +325,7 @@ mod tests {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     const SECRET: &[u8] = b"CvUwTRudq9ogaXzGATwcf3TI1HpCBfgsNNewSikL2z0S";
+    const SID: &str = "00112233445566778899aabbccddeeff";
 
     fn tokens() -> AccessTokens {
         AccessTokens::hs256(SECRET, "gatehouse", "gatehouse", Duration::from_secs(300), Duration::ZERO)
@@ -332,6 +341,7 @@ mod tests {
             iss: "gatehouse".into(),
             aud: "gatehouse".into(),
             jti: Uuid::new_v4(),
+            sid: None,
         }
     }
 
@@ -343,7 +353,10 @@ mod tests {
     fn a_signed_token_verifies_to_its_subject() {
         let t = tokens();
         let id = Uuid::new_v4();
-        assert_eq!(t.verify(&t.sign(id).unwrap()).unwrap().sub, id);
+        let claims = t.verify(&t.sign(id, SID).unwrap()).unwrap();
+        assert_eq!((claims.sub, claims.sid.as_deref()), (id, Some(SID)));
+        let subject = t.verify_subject(&t.sign(id, SID).unwrap()).unwrap();
+        assert_eq!(subject.sid_hex().as_deref(), Some(SID));
     }
 
     #[test]
@@ -357,7 +370,7 @@ mod tests {
     fn a_token_signed_with_another_secret_is_invalid() {
         let other =
             AccessTokens::hs256(b"another-secret-another-secret-xx", "gatehouse", "gatehouse", Duration::from_secs(60), Duration::ZERO);
-        assert_eq!(tokens().verify(&other.sign(Uuid::new_v4()).unwrap()), Err(AccessTokenError::Invalid));
+        assert_eq!(tokens().verify(&other.sign(Uuid::new_v4(), SID).unwrap()), Err(AccessTokenError::Invalid));
     }
 
     #[test]
@@ -460,7 +473,7 @@ mod tests {
         #[test]
         fn a_signed_token_with_any_single_character_changed_never_verifies(pos in 0usize..400, c in "[A-Za-z0-9_.-]") {
             let t = tokens();
-            let token = t.sign(Uuid::new_v4()).unwrap();
+            let token = t.sign(Uuid::new_v4(), SID).unwrap();
             let pos = pos % token.len();
             let mut bytes = token.clone().into_bytes();
             bytes[pos] = c.as_bytes()[0];

@@ -1,6 +1,11 @@
 //! Refresh tokens: a 128-bit family id, 128 random bits and a 128-bit proof tag, base64url.
 //! Only their SHA-256 is ever stored.
 //!
+//! The family id is also the session id (`sid`) of the access tokens the session is given. Its
+//! first 64 bits are the user's slot tag (the last 64 bits of the user id, see `user_tag`), its
+//! last 64 bits random: so the store can name the one Redis key that holds all of a user's
+//! sessions (`{u:<tag>}`, one hash slot) from a presented token alone, without a lookup.
+//!
 //! The family is one login's chain of rotations. Carrying its id in the token lets the store
 //! keep one small record per session (current hash, predecessor hash) instead of a record per
 //! rotated token, and still tell a replayed older generation from a token of a family that a
@@ -31,6 +36,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 const FAMILY_BYTES: usize = 16;
+/// The leading bytes of a family id that name the user's slot.
+const TAG_OF_USER_BYTES: usize = 8;
 const RANDOM_BYTES: usize = 16;
 const TAG_BYTES: usize = 16;
 /// What follows the family id: the random bytes and the tag.
@@ -63,9 +70,12 @@ impl RefreshKey {
     /// Security: the family id and the random bytes come from the operating system's CSPRNG
     /// (`rand`'s `ThreadRng` is reseeded from it); 128 unguessable bits cannot be found online
     /// (see the module comment), so a fast hash suffices to store them.
-    pub fn generate(&self) -> RefreshToken {
+    /// The family id's random half (64 bits) only has to differ from the user's other
+    /// families; it is not a secret (see above).
+    pub fn generate(&self, user_id: uuid::Uuid) -> RefreshToken {
         let mut bytes = [0u8; TOKEN_BYTES];
-        rand::rng().fill_bytes(&mut bytes[..FAMILY_BYTES + RANDOM_BYTES]);
+        bytes[..TAG_OF_USER_BYTES].copy_from_slice(&user_id.as_bytes()[16 - TAG_OF_USER_BYTES..]);
+        rand::rng().fill_bytes(&mut bytes[TAG_OF_USER_BYTES..FAMILY_BYTES + RANDOM_BYTES]);
         self.tagged(bytes)
     }
 
@@ -129,6 +139,11 @@ impl RefreshToken {
         to_hex(&self.0[..FAMILY_BYTES])
     }
 
+    /// The user slot tag the family id starts with (see `user_tag`).
+    pub fn user_tag(&self) -> String {
+        to_hex(&self.0[..TAG_OF_USER_BYTES])
+    }
+
     pub fn hash(&self) -> TokenHash {
         TokenHash(to_hex(&Sha256::digest(self.0)))
     }
@@ -164,6 +179,13 @@ impl RefreshToken {
     }
 }
 
+/// The slot tag of a user's sessions: the last 64 bits of their id in hex (a UUIDv7's random
+/// part), which every family id of theirs starts with. Two users sharing a tag only share a
+/// Redis key; each session in it records its user.
+pub fn user_tag(user_id: uuid::Uuid) -> String {
+    to_hex(&user_id.as_bytes()[16 - TAG_OF_USER_BYTES..])
+}
+
 /// Lower-case hex, written into one buffer (`hex::encode` collects an iterator of chars).
 fn to_hex(bytes: &[u8]) -> String {
     let mut out = vec![0u8; bytes.len() * 2];
@@ -182,14 +204,14 @@ mod tests {
 
     #[test]
     fn a_token_round_trips_through_its_cookie_value() {
-        let t = key().generate();
+        let t = key().generate(uuid::Uuid::now_v7());
         assert_eq!(t.encode().len(), TOKEN_CHARS);
         assert_eq!(RefreshToken::parse(&t.encode()), Some(t));
     }
 
     #[test]
     fn tokens_are_distinct_and_hashes_hide_them() {
-        let (a, b) = (key().generate(), key().generate());
+        let (a, b) = (key().generate(uuid::Uuid::now_v7()), key().generate(uuid::Uuid::now_v7()));
         assert_ne!(a, b);
         assert_ne!(a.family(), b.family());
         assert_ne!(a.hash(), b.hash());
@@ -198,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_successor_keeps_the_family_and_changes_the_secret() {
-        let a = key().generate();
+        let a = key().generate(uuid::Uuid::now_v7());
         let b = key().successor(&a);
         assert_eq!(a.family(), b.family());
         assert_ne!(a.hash(), b.hash());
@@ -207,7 +229,7 @@ mod tests {
     #[test]
     fn issued_tokens_and_their_successors_carry_a_tag_that_verifies() {
         let key = key();
-        let first = key.generate();
+        let first = key.generate(uuid::Uuid::now_v7());
         assert!(key.proves(&first));
         let next = key.successor(&first);
         assert!(key.proves(&next));
@@ -217,7 +239,7 @@ mod tests {
     #[test]
     fn a_forged_secret_of_the_right_family_proves_nothing() {
         let key = key();
-        let real = key.generate();
+        let real = key.generate(uuid::Uuid::now_v7());
         // An attacker who knows only the family id (the first bytes of a cookie) fills the rest.
         for _ in 0..1000 {
             let mut forged = real.clone();
@@ -226,7 +248,7 @@ mod tests {
             assert!(!key.proves(&forged));
         }
         // Another family's valid tag does not transfer, nor does one made under another secret.
-        let mut spliced = key.generate();
+        let mut spliced = key.generate(uuid::Uuid::now_v7());
         spliced.0[..FAMILY_BYTES].copy_from_slice(&real.0[..FAMILY_BYTES]);
         assert!(!key.proves(&spliced));
         assert!(!RefreshKey::derive(b"another service secret, also long enough").proves(&real));
@@ -252,9 +274,9 @@ mod tests {
 
     #[test]
     fn only_the_predecessor_unseals_its_successor() {
-        let old = key().generate();
+        let old = key().generate(uuid::Uuid::now_v7());
         let new = key().successor(&old);
-        let other = key().generate();
+        let other = key().generate(uuid::Uuid::now_v7());
         let sealed = old.seal(&new);
         assert_eq!(old.unseal(&sealed), Some(new.clone()));
         assert_ne!(other.unseal(&sealed), Some(new.clone()));
@@ -273,7 +295,7 @@ mod tests {
 
     #[test]
     fn debug_never_prints_the_token() {
-        let t = key().generate();
+        let t = key().generate(uuid::Uuid::now_v7());
         assert!(!format!("{t:?}").contains(&t.encode()));
     }
 }

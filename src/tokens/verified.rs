@@ -9,7 +9,9 @@
 //! hit: `exp`, with the same leeway, and whether the key that verified the token still verifies
 //! (an entry never outlives its key's retirement, an emergency retire included). A
 //! token that is not `nbf`-valid yet is never cached, and time only moves forward. Only valid
-//! tokens get in, so junk cannot fill the table, and its size is bounded.
+//! tokens get in, so junk cannot fill the table, and its size is bounded. What can change
+//! besides time is revocation: a hit carries the token's session and issue time, and the caller
+//! checks them against the revocation table exactly as after a full verification.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,16 +28,33 @@ pub struct VerifiedTokens {
 
 #[derive(Clone)]
 struct Verified {
-    sub: Uuid,
+    token: Subject,
     exp: i64,
     /// The kid of the key that verified it.
     kid: Box<str>,
 }
 
+/// What the request path needs of a verified token: its user, and what the revocation check
+/// reads (its session and when it was issued), so a hit is checked like a fresh verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject {
+    pub sub: Uuid,
+    /// The session id (`sid`) as a number; `None` for a token signed before sessions had ids.
+    pub sid: Option<u128>,
+    pub iat: i64,
+}
+
+impl Subject {
+    /// The session id as it is written in tokens and session lists (32 hex digits).
+    pub fn sid_hex(&self) -> Option<String> {
+        self.sid.map(|sid| format!("{sid:032x}"))
+    }
+}
+
 /// What a cached token is, at a given moment.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cached {
-    Valid(Uuid),
+    Valid(Subject),
     Expired,
     Unknown,
 }
@@ -56,15 +75,15 @@ impl VerifiedTokens {
                 entries.remove(token);
                 Cached::Expired
             }
-            Some(v) => Cached::Valid(v.sub),
+            Some(v) => Cached::Valid(v.token),
         }
     }
 
     /// Records a token that has just passed the full verification with the key `kid`.
-    pub fn put(&self, token: &str, sub: Uuid, exp: i64, kid: &str, now: i64, leeway: i64) {
+    pub fn put(&self, token: &str, subject: Subject, exp: i64, kid: &str, now: i64, leeway: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         crate::bounded::make_room(&mut entries, CAPACITY, |_, v| v.exp >= now.saturating_sub(leeway));
-        entries.insert(token.into(), Verified { sub, exp, kid: kid.into() });
+        entries.insert(token.into(), Verified { token: subject, exp, kid: kid.into() });
     }
 
     #[cfg(test)]
@@ -77,14 +96,18 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
+    fn subject(sub: Uuid) -> Subject {
+        Subject { sub, sid: Some(7), iat: 100 }
+    }
+
     #[test]
     fn a_token_is_valid_until_its_exp_plus_leeway_then_forgotten() {
         let cache = VerifiedTokens::default();
         let sub = Uuid::new_v4();
         assert_eq!(cache.get("t", 100, 0, any), Cached::Unknown);
-        cache.put("t", sub, 200, "k", 100, 5);
-        assert_eq!(cache.get("t", 200, 5, any), Cached::Valid(sub));
-        assert_eq!(cache.get("t", 205, 5, any), Cached::Valid(sub));
+        cache.put("t", subject(sub), 200, "k", 100, 5);
+        assert_eq!(cache.get("t", 200, 5, any), Cached::Valid(subject(sub)));
+        assert_eq!(cache.get("t", 205, 5, any), Cached::Valid(subject(sub)));
         assert_eq!(cache.get("t", 206, 5, any), Cached::Expired);
         assert_eq!(cache.get("t", 100, 5, any), Cached::Unknown, "an expired entry is removed");
     }
@@ -97,8 +120,8 @@ mod tests {
     fn an_entry_dies_with_its_key() {
         let cache = VerifiedTokens::default();
         let sub = Uuid::new_v4();
-        cache.put("t", sub, 200, "k1", 100, 0);
-        assert_eq!(cache.get("t", 100, 0, |kid| kid == "k1"), Cached::Valid(sub));
+        cache.put("t", subject(sub), 200, "k1", 100, 0);
+        assert_eq!(cache.get("t", 100, 0, |kid| kid == "k1"), Cached::Valid(subject(sub)));
         assert_eq!(cache.get("t", 100, 0, |kid| kid != "k1"), Cached::Unknown, "k1 retired");
         assert_eq!(cache.get("t", 100, 0, any), Cached::Unknown, "and forgotten");
     }
@@ -106,7 +129,7 @@ mod tests {
     #[test]
     fn only_the_exact_text_hits() {
         let cache = VerifiedTokens::default();
-        cache.put("aaa.bbb.ccc", Uuid::new_v4(), 200, "k", 100, 0);
+        cache.put("aaa.bbb.ccc", subject(Uuid::new_v4()), 200, "k", 100, 0);
         for other in ["aaa.bbb.cc", "aaa.bbb.cccd", "AAA.bbb.ccc", ""] {
             assert_eq!(cache.get(other, 100, 0, any), Cached::Unknown, "{other:?}");
         }
@@ -116,15 +139,15 @@ mod tests {
     fn the_table_stays_bounded() {
         let cache = VerifiedTokens::default();
         for i in 0..CAPACITY * 3 {
-            cache.put(&format!("token-{i}"), Uuid::nil(), 200, "k", 100, 0);
+            cache.put(&format!("token-{i}"), subject(Uuid::nil()), 200, "k", 100, 0);
             assert!(cache.len() <= CAPACITY);
         }
         // Expired entries go first when the table is full.
         let cache = VerifiedTokens::default();
         for i in 0..CAPACITY {
-            cache.put(&format!("old-{i}"), Uuid::nil(), 50, "k", 40, 0);
+            cache.put(&format!("old-{i}"), subject(Uuid::nil()), 50, "k", 40, 0);
         }
-        cache.put("fresh", Uuid::nil(), 200, "k", 100, 0);
+        cache.put("fresh", subject(Uuid::nil()), 200, "k", 100, 0);
         assert_eq!(cache.len(), 1);
     }
 }

@@ -16,10 +16,11 @@ async fn a_deleted_account_loses_its_sessions_tokens_and_name() {
     assert!(cleared.value.is_empty());
     assert_eq!(body(resp).await["success"], true);
 
-    assert_error(app.me(&user.access_token).await, 401, "INVALID_ACCESS_TOKEN").await;
+    // Its access token is refused at once (the session ended with the account), not at expiry.
+    assert_error(app.me(&user.access_token).await, 401, "SESSION_REVOKED").await;
     assert_error(app.refresh(&user.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
     assert_error(app.login(&json!({"username": user.username, "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
-    assert_error(app.delete_me(&user.access_token, PASSWORD).await, 401, "INVALID_ACCESS_TOKEN").await;
+    assert_error(app.delete_me(&user.access_token, PASSWORD).await, 401, "SESSION_REVOKED").await;
     // The name and address are free again.
     let again = app.register(&json!({"username": user.username, "email": user.email, "password": PASSWORD})).await;
     assert_eq!(again.status(), 201);

@@ -134,6 +134,7 @@ pub fn refresh_key() -> RefreshKey {
 }
 
 /// A registered user and what their registration returned.
+#[derive(Clone)]
 pub struct Session {
     pub user_id: String,
     pub username: String,

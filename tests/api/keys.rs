@@ -196,6 +196,8 @@ async fn two_replicas_agree_through_two_rotations() {
         ("SIGNING_KEY_REFRESH", "1"),
         ("ACCESS_TOKEN_TTL", "4"),
         ("JWT_LEEWAY", "0"),
+        // Every login below starts a session of its own; none replaces (and revokes) another.
+        ("SESSIONS_PER_USER", "100"),
     ];
     let a = spawn_app_with(&periods).await;
     let b = replica_of(&a, &[]).await;

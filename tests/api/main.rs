@@ -1,6 +1,7 @@
 //! API tests: the real server on port 0, each test with its own PostgreSQL database and Redis
 //! key prefix. One binary, one module per endpoint.
 
+mod admin;
 #[path = "../common/mod.rs"]
 mod common;
 mod compressed_bodies;
@@ -33,6 +34,7 @@ mod refresh;
 mod register;
 mod resource_server;
 mod secrets;
+mod sessions;
 mod slow_clients;
 mod throttle;
 mod thunder_client;

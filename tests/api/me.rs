@@ -54,6 +54,7 @@ fn claims(sub: Uuid, exp_offset: i64) -> AccessClaims {
         iss: "gatehouse".into(),
         aud: "gatehouse".into(),
         jti: Uuid::new_v4(),
+        sid: None,
     }
 }
 
@@ -99,6 +100,6 @@ async fn a_token_signed_by_another_deployments_key_is_invalid() {
 #[actix_web::test]
 async fn a_valid_token_for_a_user_that_does_not_exist_is_invalid() {
     let app = spawn_app().await;
-    let token = app.access_tokens().sign(Uuid::now_v7()).unwrap();
+    let token = app.access_tokens().sign(Uuid::now_v7(), "0123456789abcdef0123456789abcdef").unwrap();
     assert_error(app.me(&token).await, 401, "INVALID_ACCESS_TOKEN").await;
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use gatehouse::actors::token_store::{RedisSettings, RedisTokens, TokenBackend};
+use gatehouse::actors::token_store::{RedisSettings, RedisTokens, SessionMeta, TokenBackend};
 use gatehouse::actors::user_repo::UserStore;
 use gatehouse::actors::workers::{PoolProbe, Probes, dependencies, live_tokens};
 use gatehouse::actors::{UserRepo, Users};
@@ -91,6 +91,7 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
         timeout: Duration::from_secs(2),
         ttl,
         grace: Duration::from_secs(0),
+        per_user: 1,
     };
     let long = Arc::new(RedisTokens::new(settings(Duration::from_secs(60))).unwrap());
     let short = RedisTokens::new(settings(Duration::from_millis(200))).unwrap();
@@ -106,10 +107,12 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
 
     let user = Uuid::new_v4();
     let key = crate::helpers::refresh_key();
-    long.store_new(user, &key.generate()).await.unwrap();
-    long.store_new(user, &key.generate()).await.unwrap(); // a second login replaces the first: still one
-    long.store_new(Uuid::new_v4(), &key.generate()).await.unwrap();
-    short.store_new(Uuid::new_v4(), &key.generate()).await.unwrap();
+    let meta = SessionMeta::default();
+    long.store_new(user, &key.generate(user), &meta).await.unwrap();
+    long.store_new(user, &key.generate(user), &meta).await.unwrap(); // a second login replaces the first: still one
+    let (other, third) = (Uuid::new_v4(), Uuid::new_v4());
+    long.store_new(other, &key.generate(other), &meta).await.unwrap();
+    short.store_new(third, &key.generate(third), &meta).await.unwrap();
     assert_eq!(live_tokens::tick(&tokens).await, Some(3));
     let report = dependencies::tick(&probes).await;
     assert!(report.database_up && report.token_store_up);
@@ -127,6 +130,7 @@ async fn a_worker_tick_reports_a_store_that_is_down() {
         timeout: Duration::from_millis(300),
         ttl: Duration::from_secs(60),
         grace: Duration::from_secs(0),
+        per_user: 1,
     })
     .unwrap();
     let pg = PgPoolOptions::new().max_connections(1).connect_lazy(&database_server_url()).unwrap();
@@ -146,7 +150,7 @@ async fn a_worker_tick_reports_a_store_that_is_down() {
 async fn a_refresh_the_token_store_cannot_serve_counts_as_an_error() {
     let app =
         spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("REDIS_URL", "redis://127.0.0.1:1"), ("DEPENDENCY_TIMEOUT_MS", "300")]).await;
-    let token = crate::helpers::refresh_key().generate().encode();
+    let token = crate::helpers::refresh_key().generate(Uuid::now_v7()).encode();
     assert_eq!(app.refresh(&token).await.status(), 503);
     let text = app.client.get(format!("{}/metrics", app.metrics_address.clone().unwrap())).send().await.unwrap().text().await.unwrap();
     let errors = |line: &str| text.lines().find_map(|l| l.strip_prefix(line)).map(|v| v.trim().parse::<f64>().unwrap());

@@ -8,8 +8,14 @@ const NEW_PASSWORD: &str = "a brand new passphrase";
 
 #[actix_web::test]
 async fn a_password_change_ends_other_sessions_and_keeps_the_callers() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(&[("SESSIONS_PER_USER", "2")]).await;
     let user = app.register_user().await;
+    // A second device of the same user.
+    let other = body(app.login(&json!({"username": user.username, "password": PASSWORD})).await).await["content"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.me(&other).await.status(), 200);
     let resp =
         app.post_bearer("/auth/password", &user.access_token, &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})).await;
     assert_eq!(resp.status(), 200);
@@ -17,8 +23,11 @@ async fn a_password_change_ends_other_sessions_and_keeps_the_callers() {
     assert_ne!(fresh, user.refresh);
     let content = body(resp).await["content"].clone();
     assert_eq!(content["user"]["id"], user.user_id.as_str());
-    assert!(content["access_token"].as_str().is_some());
+    let access = content["access_token"].as_str().unwrap().to_string();
 
+    // The other device's access token is refused at once, not at its expiry; the caller's new one works.
+    assert_error(app.me(&other).await, 401, "SESSION_REVOKED").await;
+    assert_eq!(app.me(&access).await.status(), 200);
     assert_error(app.refresh(&user.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
     assert_eq!(app.refresh(&fresh).await.status(), 200, "the caller's session continues");
     assert_error(app.login(&json!({"username": user.username, "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;

@@ -31,7 +31,9 @@ async fn a_forgotten_password_is_reset_through_the_mailed_link() {
     assert_eq!(content["user"]["email_verified"], true, "the mailbox was proven");
     assert!(content["access_token"].as_str().is_some());
 
-    // Every earlier session ended; the old password is gone, the new one works.
+    // Every earlier session ended, its access tokens refused at once; the old password is gone,
+    // the new one works.
+    assert_error(app.me(&user.access_token).await, 401, "SESSION_REVOKED").await;
     assert_error(app.refresh(&user.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
     assert_error(app.login(&json!({"username": user.username, "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
     assert_eq!(app.login(&json!({"username": user.username, "password": NEW_PASSWORD})).await.status(), 200);

@@ -47,7 +47,7 @@ async fn a_missing_or_malformed_cookie_is_refused_and_cleared() {
     assert_cookie_attributes(&cleared);
     assert!(cleared.has("Max-Age=0"));
     assert_error(resp, 401, "INVALID_REFRESH_TOKEN").await;
-    let well_formed_but_unknown = crate::helpers::refresh_key().generate().encode();
+    let well_formed_but_unknown = crate::helpers::refresh_key().generate(uuid::Uuid::now_v7()).encode();
     assert_error(app.refresh(&well_formed_but_unknown).await, 401, "INVALID_REFRESH_TOKEN").await;
 }
 
@@ -236,10 +236,11 @@ async fn a_token_issued_before_tags_existed_still_rotates_but_a_made_up_one_of_i
     let legacy = gatehouse::tokens::RefreshToken::parse(&made_up_from_family_of(&user.refresh)).unwrap();
     assert!(!crate::helpers::refresh_key().proves(&legacy));
     let user_id = user.user_id.parse().unwrap();
+    let meta = gatehouse::actors::token_store::SessionMeta::default();
     match &app.backend {
-        TokenBackend::Redis(redis) => redis.store_new(user_id, &legacy).await.unwrap(),
-        TokenBackend::Memory(memory) => memory.store_new(user_id, &legacy),
-    }
+        TokenBackend::Redis(redis) => redis.store_new(user_id, &legacy, &meta).await.unwrap(),
+        TokenBackend::Memory(memory) => memory.store_new(user_id, &legacy, &meta),
+    };
     assert_error(app.refresh(&made_up_from_family_of(&legacy.encode())).await, 401, "INVALID_REFRESH_TOKEN").await;
     let resp = app.refresh(&legacy.encode()).await;
     assert_eq!(resp.status(), 200, "no logout on upgrade");

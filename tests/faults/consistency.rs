@@ -10,10 +10,11 @@ use redis::aio::MultiplexedConnection;
 use crate::gatehouse::{Client, FAST_503, NO_THROTTLE, Replica, Session, unique_name};
 use crate::services::{Postgres, Redis};
 
-/// The remaining lifetime, in ms, of every session key (`fam:*`, `user:*`) in the store.
+/// The remaining lifetime, in ms, of every session key (each user's `{u:<tag>}:sessions` hash)
+/// in the store.
 async fn session_key_ttls(conn: &mut MultiplexedConnection) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for pattern in ["gh:fam:*", "gh:user:*"] {
+    for pattern in ["gh:{u:*}:sessions"] {
         let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(conn).await.unwrap();
         for key in keys {
             let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(conn).await.unwrap();
@@ -84,6 +85,7 @@ async fn a_login_cut_off_after_the_password_checked_leaves_no_lasting_token() {
     // Whatever the store holds now expires within the refresh-token lifetime.
     let mut conn = redis.connection().await;
     let ttls = session_key_ttls(&mut conn).await;
+    assert!(!ttls.is_empty(), "the registration's session is stored");
     assert!(ttls.iter().all(|(_, ttl)| (1..=3000).contains(ttl)), "every session key expires: {ttls:?}");
     tokio::time::sleep(Duration::from_millis(3300)).await;
     assert_eq!(session_key_ttls(&mut conn).await, vec![], "nothing outlives its expiry");

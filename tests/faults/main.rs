@@ -11,6 +11,7 @@ mod gatehouse;
 mod mail;
 mod overload;
 mod replicas;
+mod revocation;
 mod services;
 mod shutdown;
 mod slow_clients;

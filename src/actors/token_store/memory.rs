@@ -1,5 +1,5 @@
 //! The in-memory backend of the token store, for the embedded single-process setup: the same
-//! rules as the Redis scripts, under one mutex, with expiry checked on every read and swept by
+//! rules as the Redis scripts (sessions per user, rotation, grace, reuse), under one mutex, with expiry checked on every read and swept by
 //! the live-token worker.
 
 use std::collections::HashMap;
@@ -8,20 +8,22 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::Rotation;
+use super::{Revoked, Rotation, SessionInfo, SessionMeta};
 use crate::tokens::RefreshToken;
 
 pub struct MemoryTokens {
     state: Mutex<State>,
     ttl: Duration,
     grace: Duration,
+    /// `SESSIONS_PER_USER`.
+    per_user: usize,
 }
 
 #[derive(Default)]
 struct State {
     families: HashMap<String, Family>,
-    /// The one live family of each user.
-    sessions: HashMap<Uuid, Session>,
+    /// The live families of each user.
+    sessions: HashMap<Uuid, Vec<String>>,
 }
 
 struct Family {
@@ -29,6 +31,10 @@ struct Family {
     current: String,
     previous: Option<Predecessor>,
     expires: Instant,
+    /// Unix milliseconds: when the session started and was last refreshed.
+    created: i64,
+    seen: i64,
+    meta: SessionMeta,
 }
 
 struct Predecessor {
@@ -37,14 +43,9 @@ struct Predecessor {
     sealed_successor: String,
 }
 
-struct Session {
-    family: String,
-    expires: Instant,
-}
-
 impl MemoryTokens {
-    pub fn new(ttl: Duration, grace: Duration) -> MemoryTokens {
-        MemoryTokens { state: Mutex::default(), ttl, grace }
+    pub fn new(ttl: Duration, grace: Duration, per_user: u32) -> MemoryTokens {
+        MemoryTokens { state: Mutex::default(), ttl, grace, per_user: per_user.max(1) as usize }
     }
 
     /// The critical sections never panic halfway through a change; a poisoned lock still holds
@@ -53,17 +54,34 @@ impl MemoryTokens {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a family for the user, replacing the one they had.
-    pub fn store_new(&self, user_id: Uuid, token: &RefreshToken) {
+    /// Starts a session for the user; beyond `SESSIONS_PER_USER`, their least recently used
+    /// sessions end. Returns the family ids of the sessions it ended.
+    pub fn store_new(&self, user_id: Uuid, token: &RefreshToken, meta: &SessionMeta) -> Vec<String> {
         let now = Instant::now();
-        let mut s = self.lock();
-        if let Some(old) = s.sessions.remove(&user_id) {
-            s.families.remove(&old.family);
+        let ms = chrono::Utc::now().timestamp_millis();
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let mut mine: Vec<(String, i64)> = Vec::new();
+        for id in s.sessions.remove(&user_id).unwrap_or_default() {
+            match s.families.get(&id) {
+                Some(f) if f.expires > now => mine.push((id, f.seen)),
+                _ => {
+                    s.families.remove(&id);
+                }
+            }
+        }
+        mine.sort_by_key(|(_, seen)| *seen);
+        let excess = (mine.len() + 1).saturating_sub(self.per_user);
+        let ended: Vec<String> = mine.drain(..excess).map(|(id, _)| id).collect();
+        for id in &ended {
+            s.families.remove(id);
         }
         let family = token.family();
-        let expires = now + self.ttl;
-        s.families.insert(family.clone(), Family { user_id, current: token.hash().0, previous: None, expires });
-        s.sessions.insert(user_id, Session { family, expires });
+        let record =
+            Family { user_id, current: token.hash().0, previous: None, expires: now + self.ttl, created: ms, seen: ms, meta: meta.clone() };
+        s.families.insert(family.clone(), record);
+        s.sessions.insert(user_id, mine.into_iter().map(|(id, _)| id).chain(std::iter::once(family)).collect());
+        ended
     }
 
     /// `proven`: whether `presented` carries a valid tag (see `TokenBackend::rotate`).
@@ -72,14 +90,14 @@ impl MemoryTokens {
         let (family_id, hash) = (presented.family(), presented.hash().0);
         let mut s = self.lock();
         let Some(family) = s.families.get_mut(&family_id).filter(|f| f.expires > now) else {
-            return Rotation::Invalid;
+            return Rotation::Gone;
         };
         let user_id = family.user_id;
         if family.current == hash {
             family.previous = Some(Predecessor { hash, rotated_at: now, sealed_successor: presented.seal(successor) });
             family.current = successor.hash().0;
             family.expires = now + self.ttl;
-            s.sessions.insert(user_id, Session { family: family_id, expires: now + self.ttl });
+            family.seen = chrono::Utc::now().timestamp_millis();
             return Rotation::Rotated(user_id);
         }
         if let Some(p) = &family.previous
@@ -98,34 +116,76 @@ impl MemoryTokens {
         Rotation::Reused(user_id)
     }
 
-    /// Logout: revokes the family if `presented` is its current token or the immediate predecessor.
-    pub fn revoke(&self, presented: &RefreshToken) -> Option<Uuid> {
+    /// Logout: ends the session if `presented` is its current token or the immediate predecessor.
+    pub fn revoke(&self, presented: &RefreshToken) -> Revoked {
         let now = Instant::now();
         let (family_id, hash) = (presented.family(), presented.hash().0);
         let mut s = self.lock();
-        let family = s.families.get(&family_id).filter(|f| f.expires > now)?;
+        let Some(family) = s.families.get(&family_id).filter(|f| f.expires > now) else { return Revoked::Gone };
         let known = family.current == hash || family.previous.as_ref().is_some_and(|p| p.hash == hash);
         if !known {
-            return None;
+            return Revoked::Kept;
         }
         let user_id = family.user_id;
         Self::revoke_family(&mut s, &family_id, user_id);
-        Some(user_id)
+        Revoked::Ended(user_id)
+    }
+
+    /// Ends one session of `user_id` (`Some(family id)`) or all of them but `keep`; returns the
+    /// family ids of the sessions it ended. Another user's family is never touched.
+    pub fn end(&self, user_id: Uuid, family: Option<&str>, keep: Option<&str>) -> Vec<String> {
+        let mut guard = self.lock();
+        let s = &mut *guard;
+        let Some(mine) = s.sessions.get_mut(&user_id) else { return Vec::new() };
+        let (ended, kept): (Vec<String>, Vec<String>) =
+            std::mem::take(mine).into_iter().partition(|id| family.is_none_or(|f| f == id) && keep != Some(id.as_str()));
+        *mine = kept;
+        if mine.is_empty() {
+            s.sessions.remove(&user_id);
+        }
+        let now = Instant::now();
+        ended.into_iter().filter(|id| s.families.remove(id).is_some_and(|f| f.expires > now)).collect()
+    }
+
+    /// The live sessions of `user_id`, most recently used first.
+    pub fn list(&self, user_id: Uuid) -> Vec<SessionInfo> {
+        let now = Instant::now();
+        let s = self.lock();
+        let mut sessions: Vec<SessionInfo> = s
+            .sessions
+            .get(&user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                let f = s.families.get(id).filter(|f| f.expires > now)?;
+                Some(SessionInfo::from_millis(id.clone(), f.created, f.seen, f.meta.ip.clone(), f.meta.user_agent.clone()))
+            })
+            .collect();
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.last_refreshed_at));
+        sessions
     }
 
     fn revoke_family(s: &mut State, family_id: &str, user_id: Uuid) {
         s.families.remove(family_id);
-        if s.sessions.get(&user_id).is_some_and(|session| session.family == family_id) {
-            s.sessions.remove(&user_id);
+        if let Some(mine) = s.sessions.get_mut(&user_id) {
+            mine.retain(|id| id != family_id);
+            if mine.is_empty() {
+                s.sessions.remove(&user_id);
+            }
         }
     }
 
     /// Drops everything expired at `now` and counts the users with a live token: the body of
     /// the live-token worker's tick, callable directly.
     pub fn sweep_and_count(&self, now: Instant) -> u64 {
-        let mut s = self.lock();
+        let mut guard = self.lock();
+        let s = &mut *guard;
         s.families.retain(|_, f| f.expires > now);
-        s.sessions.retain(|_, session| session.expires > now);
+        let families = &s.families;
+        s.sessions.retain(|_, mine| {
+            mine.retain(|id| families.contains_key(id));
+            !mine.is_empty()
+        });
         s.sessions.len() as u64
     }
 
@@ -172,48 +232,48 @@ mod tests {
     }
 
     fn store() -> MemoryTokens {
-        MemoryTokens::new(Duration::from_secs(60), Duration::from_secs(10))
+        MemoryTokens::new(Duration::from_secs(60), Duration::from_secs(10), 1)
     }
 
     #[test]
     fn a_sweep_after_expiry_removes_the_session() {
         let store = store();
-        let token = key().generate();
-        store.store_new(Uuid::now_v7(), &token);
+        let token = key().generate(Uuid::now_v7());
+        store.store_new(Uuid::now_v7(), &token, &SessionMeta::default());
         assert_eq!(store.sweep_and_count(Instant::now()), 1);
         assert_eq!(store.sweep_and_count(Instant::now() + Duration::from_secs(61)), 0);
         assert!(store.stored_strings().is_empty());
-        assert_eq!(rotate(&store, &token, &key().successor(&token)), Rotation::Invalid);
+        assert_eq!(rotate(&store, &token, &key().successor(&token)), Rotation::Gone);
     }
 
     #[test]
     fn rotation_grace_and_replay_follow_the_redis_rules() {
         let store = store();
         let user = Uuid::now_v7();
-        let t0 = key().generate();
-        store.store_new(user, &t0);
+        let t0 = key().generate(user);
+        store.store_new(user, &t0, &SessionMeta::default());
         let t1 = key().successor(&t0);
         assert_eq!(rotate(&store, &t0, &t1), Rotation::Rotated(user));
         assert!(matches!(rotate(&store, &t0, &key().successor(&t0)), Rotation::Grace { .. }));
         let t2 = key().successor(&t1);
         assert_eq!(rotate(&store, &t1, &t2), Rotation::Rotated(user));
         assert_eq!(rotate(&store, &t0, &key().successor(&t0)), Rotation::Reused(user), "an older generation is a replay");
-        assert_eq!(rotate(&store, &t2, &key().successor(&t2)), Rotation::Invalid, "the family is revoked");
+        assert_eq!(rotate(&store, &t2, &key().successor(&t2)), Rotation::Gone, "the family is revoked");
     }
 
     #[test]
     fn a_token_that_knows_only_the_family_id_changes_nothing() {
         let store = store();
         let user = Uuid::now_v7();
-        let t0 = key().generate();
-        store.store_new(user, &t0);
+        let t0 = key().generate(user);
+        store.store_new(user, &t0, &SessionMeta::default());
         let t1 = key().successor(&t0);
         assert_eq!(rotate(&store, &t0, &t1), Rotation::Rotated(user));
         let before = store.stored_strings();
         for _ in 0..100 {
             let guess = forged(&t1);
             assert_eq!(rotate(&store, &guess, &key().successor(&guess)), Rotation::Invalid);
-            assert_eq!(store.revoke(&guess), None);
+            assert_eq!(store.revoke(&guess), Revoked::Kept);
         }
         assert_eq!(store.stored_strings(), before, "nothing was revoked or rotated");
         let t2 = key().successor(&t1);
@@ -223,12 +283,12 @@ mod tests {
 
     #[test]
     fn an_untagged_token_from_before_tags_rotates_and_a_guess_of_its_family_proves_nothing() {
-        let store = MemoryTokens::new(Duration::from_secs(60), Duration::ZERO);
+        let store = MemoryTokens::new(Duration::from_secs(60), Duration::ZERO, 1);
         let user = Uuid::now_v7();
         // Issued before tags existed: the bytes after the family id are all random.
-        let legacy = forged(&key().generate());
+        let legacy = forged(&key().generate(user));
         assert!(!key().proves(&legacy));
-        store.store_new(user, &legacy);
+        store.store_new(user, &legacy, &SessionMeta::default());
         let next = key().successor(&legacy);
         assert_eq!(rotate(&store, &legacy, &next), Rotation::Rotated(user), "no forced logout on upgrade");
         assert!(key().proves(&next), "its successor carries a tag");
@@ -242,10 +302,32 @@ mod tests {
     fn a_new_login_replaces_the_previous_family() {
         let store = store();
         let user = Uuid::now_v7();
-        let (first, second) = (key().generate(), key().generate());
-        store.store_new(user, &first);
-        store.store_new(user, &second);
-        assert_eq!(rotate(&store, &first, &key().successor(&first)), Rotation::Invalid);
+        let (first, second) = (key().generate(user), key().generate(user));
+        store.store_new(user, &first, &SessionMeta::default());
+        store.store_new(user, &second, &SessionMeta::default());
+        assert_eq!(rotate(&store, &first, &key().successor(&first)), Rotation::Gone);
         assert_eq!(store.sweep_and_count(Instant::now()), 1);
+    }
+
+    #[test]
+    fn beyond_the_limit_the_least_recently_used_session_ends() {
+        let store = MemoryTokens::new(Duration::from_secs(60), Duration::ZERO, 2);
+        let user = Uuid::now_v7();
+        let (a, b, c) = (key().generate(user), key().generate(user), key().generate(user));
+        assert!(store.store_new(user, &a, &SessionMeta::default()).is_empty());
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(store.store_new(user, &b, &SessionMeta::default()).is_empty());
+        std::thread::sleep(Duration::from_millis(2));
+        // `a` is used again: `b` is now the least recently used.
+        assert_eq!(rotate(&store, &a, &key().successor(&a)), Rotation::Rotated(user));
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(store.store_new(user, &c, &SessionMeta::default()), vec![b.family()]);
+        let ids: Vec<String> = store.list(user).into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![c.family(), a.family()]);
+        assert_eq!(store.end(Uuid::now_v7(), Some(&a.family()), None), Vec::<String>::new(), "another user cannot end it");
+        assert_eq!(store.end(user, None, Some(&c.family())), vec![a.family()], "all but the kept one");
+        assert_eq!(store.end(user, Some(&c.family()), None), vec![c.family()]);
+        assert_eq!(store.end(user, None, None), Vec::<String>::new());
+        assert_eq!(store.sweep_and_count(Instant::now()), 0);
     }
 }

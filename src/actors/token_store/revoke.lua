@@ -1,14 +1,14 @@
--- Logout: revokes the family of the presented token if it is its current token or the
--- immediate predecessor. Returns the user id, or false when there was nothing to revoke.
--- KEYS: family key, live set.  ARGV: family id, presented hash, prefix.
-local f = redis.call('HMGET', KEYS[1], 'uid', 'cur', 'prev')
-local uid = f[1]
-if not uid then return false end
-if f[2] ~= ARGV[2] and f[3] ~= ARGV[2] then return false end
-redis.call('DEL', KEYS[1])
-local userkey = ARGV[3] .. 'user:' .. uid
-if redis.call('GET', userkey) == ARGV[1] then
-  redis.call('DEL', userkey)
-  redis.call('ZREM', KEYS[2], uid)
+-- Logout: ends the session of the presented token if it is its current token or the immediate
+-- predecessor. Returns {'ended', uid}, {'gone'} when there is no such session (ended or
+-- expired), or {'kept'} when the token is not one that may end it.
+-- KEYS: the user's sessions hash ({u:<tag>}), live set.  ARGV: family id, presented hash.
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {'gone'} end
+local s = cjson.decode(raw)
+if s.cur ~= ARGV[2] and s.prev ~= ARGV[2] then return {'kept'} end
+redis.call('HDEL', KEYS[1], ARGV[1])
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  if cjson.decode(v).uid == s.uid then return {'ended', s.uid} end
 end
-return uid
+redis.call('ZREM', KEYS[2], s.uid)
+return {'ended', s.uid}

@@ -5,7 +5,7 @@ use chrono::{SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::errors::db_error;
-use super::{Lookup, NewUser, User, UserRecord, UserStore};
+use super::{Lookup, NewUser, Search, User, UserRecord, UserStore};
 use crate::domain::{Email, Username};
 use crate::error::ApiError;
 
@@ -53,6 +53,39 @@ pub struct DeleteUser(pub Uuid);
 #[rtype(result = "Result<(), ApiError>")]
 pub struct Ping;
 
+#[derive(Message)]
+#[rtype(result = "Result<Vec<UserRecord>, ApiError>")]
+pub struct SearchUsers(pub Search);
+
+/// Disables (`true`) or enables a user; replies whether the user exists.
+#[derive(Message)]
+#[rtype(result = "Result<bool, ApiError>")]
+pub struct SetDisabled(pub Uuid, pub bool);
+
+impl Handler<SearchUsers> for UserRepo {
+    type Result = ResponseFuture<Result<Vec<UserRecord>, ApiError>>;
+    fn handle(&mut self, msg: SearchUsers, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.search(&msg.0).await.map_err(db_error) })
+    }
+}
+
+impl Handler<SetDisabled> for UserRepo {
+    type Result = ResponseFuture<Result<bool, ApiError>>;
+    fn handle(&mut self, msg: SetDisabled, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.set_disabled(msg.0, msg.1).await.map_err(db_error) })
+    }
+}
+
+impl Handler<DeleteUser> for UserRepo {
+    type Result = ResponseFuture<Result<bool, ApiError>>;
+    fn handle(&mut self, msg: DeleteUser, _: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        Box::pin(async move { store.delete(msg.0).await.map_err(db_error) })
+    }
+}
+
 impl Handler<CreateUser> for UserRepo {
     type Result = ResponseFuture<Result<User, ApiError>>;
     fn handle(&mut self, msg: CreateUser, _: &mut Context<Self>) -> Self::Result {
@@ -84,14 +117,6 @@ impl Handler<UpdatePasswordHash> for UserRepo {
     fn handle(&mut self, msg: UpdatePasswordHash, _: &mut Context<Self>) -> Self::Result {
         let store = self.store.clone();
         Box::pin(async move { store.update_password_hash(msg.id, &msg.password_hash).await.map_err(db_error) })
-    }
-}
-
-impl Handler<DeleteUser> for UserRepo {
-    type Result = ResponseFuture<Result<bool, ApiError>>;
-    fn handle(&mut self, msg: DeleteUser, _: &mut Context<Self>) -> Self::Result {
-        let store = self.store.clone();
-        Box::pin(async move { store.delete(msg.0).await.map_err(db_error) })
     }
 }
 

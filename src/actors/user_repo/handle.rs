@@ -7,8 +7,8 @@ use std::time::Duration;
 use actix::Addr;
 use uuid::Uuid;
 
-use super::actor::{CreateUser, DeleteUser, FindUser, Ping, UpdatePasswordHash};
-use super::{Lookup, Schema, User, UserCache, UserRecord, UserRepo};
+use super::actor::{CreateUser, DeleteUser, FindUser, Ping, SearchUsers, SetDisabled, UpdatePasswordHash};
+use super::{Lookup, Schema, Search, User, UserCache, UserRecord, UserRepo};
 use crate::actors::ask;
 use crate::domain::{Email, Username};
 use crate::error::{ApiError, Dependency};
@@ -70,6 +70,17 @@ impl Users {
     pub async fn update_password_hash(&self, id: Uuid, password_hash: String) -> Result<(), ApiError> {
         self.schema_ready()?;
         ask(&self.addr, UpdatePasswordHash { id, password_hash }, self.timeout, Dependency::Database).await
+    }
+
+    pub async fn search(&self, search: Search) -> Result<Vec<UserRecord>, ApiError> {
+        self.schema_ready()?;
+        ask(&self.addr, SearchUsers(search), self.timeout, Dependency::Database).await
+    }
+
+    /// Disables or enables `id`; whether the user exists.
+    pub async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<bool, ApiError> {
+        self.schema_ready()?;
+        ask(&self.addr, SetDisabled(id, disabled), self.timeout, Dependency::Database).await
     }
 
     /// Deletes the user and everything the user owns (`ON DELETE CASCADE`): whether a row went.

@@ -5,7 +5,7 @@
 /// sqlx takes `&'static str`: the dialects' lookups share their column list at compile time.
 macro_rules! select_user_where {
     ($clause:literal) => {
-        concat!("SELECT id, username, email, email_verified, created_at, password_hash FROM users WHERE ", $clause)
+        concat!("SELECT id, username, email, email_verified, created_at, password_hash, disabled FROM users WHERE ", $clause)
     };
 }
 
@@ -19,11 +19,11 @@ mod ready;
 mod sqlite;
 mod store;
 
-pub use actor::{CreateUser, DeleteUser, FindUser, Ping, UpdatePasswordHash, UserRepo};
+pub use actor::{CreateUser, DeleteUser, FindUser, Ping, SearchUsers, SetDisabled, UpdatePasswordHash, UserRepo};
 pub use cache::UserCache;
 pub(crate) use errors::{db_error, is_unavailable};
 pub use handle::Users;
 use model::Row;
-pub use model::{Lookup, NewUser, User, UserRecord};
+pub use model::{Lookup, NewUser, Search, User, UserRecord};
 pub use ready::Schema;
 pub use store::UserStore;

@@ -22,6 +22,8 @@ pub struct User {
 pub struct UserRecord {
     pub user: User,
     pub password_hash: Arc<str>,
+    /// Disabled by an operator: no login (`ACCOUNT_DISABLED`), no session.
+    pub disabled: bool,
 }
 
 /// A `users` row as a dialect reads it; only the id's type differs between engines.
@@ -33,6 +35,7 @@ pub(super) struct Row<Id> {
     email_verified: bool,
     created_at: DateTime<Utc>,
     password_hash: String,
+    disabled: bool,
 }
 
 impl<Id> Row<Id> {
@@ -40,6 +43,7 @@ impl<Id> Row<Id> {
         UserRecord {
             user: User { id, username: self.username, email: self.email, email_verified: self.email_verified, created_at: self.created_at },
             password_hash: self.password_hash.into(),
+            disabled: self.disabled,
         }
     }
 }
@@ -52,6 +56,30 @@ pub struct NewUser {
     pub password_hash: String,
     /// Set here rather than by the database, to the microsecond both engines keep.
     pub created_at: DateTime<Utc>,
+}
+
+/// A page of the users whose username or email starts with `prefix` (case-insensitively), in id
+/// order (UUIDv7: creation order), after the user `after`.
+#[derive(Debug, Clone)]
+pub struct Search {
+    pub prefix: String,
+    pub after: Option<Uuid>,
+    pub limit: u32,
+}
+
+impl Search {
+    /// The prefix as a `LIKE` pattern: `%`, `_` and `\` stand for themselves (`ESCAPE '\'`).
+    pub(super) fn pattern(&self) -> String {
+        let mut p = String::with_capacity(self.prefix.len() + 1);
+        for c in self.prefix.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                p.push('\\');
+            }
+            p.push(c);
+        }
+        p.push('%');
+        p
+    }
 }
 
 /// How a login names its user.

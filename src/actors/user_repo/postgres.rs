@@ -3,7 +3,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Lookup, NewUser, UserRecord};
+use super::{Lookup, NewUser, Search, UserRecord};
 
 type Row = super::Row<Uuid>;
 
@@ -33,4 +33,31 @@ pub async fn find(pool: &PgPool, lookup: &Lookup) -> Result<Option<UserRecord>, 
 
 pub async fn update_password_hash(pool: &PgPool, id: Uuid, hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(id).bind(hash).execute(pool).await.map(drop)
+}
+
+pub async fn search(pool: &PgPool, search: &Search) -> Result<Vec<UserRecord>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, Row>(select_user_where!(
+        "(lower(username) LIKE $1 ESCAPE '\\' OR lower(email) LIKE $1 ESCAPE '\\') AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    ))
+    .bind(search.pattern())
+    .bind(search.after)
+    .bind(i64::from(search.limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let id = r.id;
+            r.into_record(id)
+        })
+        .collect())
+}
+
+pub async fn set_disabled(pool: &PgPool, id: Uuid, disabled: bool) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1").bind(id).bind(disabled).execute(pool).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn delete(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(pool).await?.rows_affected() > 0)
 }

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{Lookup, NewUser, UserRecord};
+use super::{Lookup, NewUser, Search, UserRecord};
 
 type Row = super::Row<String>;
 
@@ -37,6 +37,33 @@ pub async fn find(pool: &SqlitePool, lookup: &Lookup) -> Result<Option<UserRecor
 
 pub async fn update_password_hash(pool: &SqlitePool, id: Uuid, hash: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET password_hash = ?2 WHERE id = ?1").bind(id.to_string()).bind(hash).execute(pool).await.map(drop)
+}
+
+pub async fn search(pool: &SqlitePool, search: &Search) -> Result<Vec<UserRecord>, sqlx::Error> {
+    // SQLite's LIKE folds ASCII case; ids are UUID text, whose order is the UUIDs' order.
+    let rows = sqlx::query_as::<_, Row>(select_user_where!(
+        "(username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\') AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+    ))
+    .bind(search.pattern())
+    .bind(search.after.map(|id| id.to_string()))
+    .bind(i64::from(search.limit))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let id = r.id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok(r.into_record(id))
+        })
+        .collect()
+}
+
+pub async fn set_disabled(pool: &SqlitePool, id: Uuid, disabled: bool) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET disabled = ?2 WHERE id = ?1").bind(id.to_string()).bind(disabled).execute(pool).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn delete(pool: &SqlitePool, id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM users WHERE id = ?1").bind(id.to_string()).execute(pool).await?.rows_affected() > 0)
 }
 
 /// Security: the database holds password hashes, so it is owner-only wherever it lives, not only

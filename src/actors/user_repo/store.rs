@@ -9,7 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
-use super::{Lookup, NewUser, UserRecord, postgres, sqlite};
+use super::{Lookup, NewUser, Search, UserRecord, postgres, sqlite};
 use crate::config::Database;
 
 /// The one seam between the repository and its engines: each operation dispatches to the
@@ -91,13 +91,25 @@ impl UserStore {
         }
     }
 
+    pub(super) async fn search(&self, search: &Search) -> Result<Vec<UserRecord>, sqlx::Error> {
+        match self {
+            UserStore::Postgres(pool) => postgres::search(pool, search).await,
+            UserStore::Sqlite(pool) => sqlite::search(pool, search).await,
+        }
+    }
+
+    pub(super) async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<bool, sqlx::Error> {
+        match self {
+            UserStore::Postgres(pool) => postgres::set_disabled(pool, id, disabled).await,
+            UserStore::Sqlite(pool) => sqlite::set_disabled(pool, id, disabled).await,
+        }
+    }
+
     pub(super) async fn delete(&self, id: Uuid) -> Result<bool, sqlx::Error> {
-        const DELETE: &str = "DELETE FROM users WHERE id = $1";
-        let result = match self {
-            UserStore::Postgres(pool) => sqlx::query(DELETE).bind(id).execute(pool).await?.rows_affected(),
-            UserStore::Sqlite(pool) => sqlx::query(DELETE).bind(id.to_string()).execute(pool).await?.rows_affected(),
-        };
-        Ok(result > 0)
+        match self {
+            UserStore::Postgres(pool) => postgres::delete(pool, id).await,
+            UserStore::Sqlite(pool) => sqlite::delete(pool, id).await,
+        }
     }
 
     pub(super) async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -32,7 +32,7 @@ impl Declared for Login {
         facts::JSON_BODY,
         facts::ORIGIN_CHECKED,
         &[ApiError::Validation(ValidationError::PasswordTooLong), ApiError::Validation(ValidationError::MissingIdentifier)],
-        &[ApiError::InvalidCredentials],
+        &[ApiError::InvalidCredentials, ApiError::AccountDisabled],
         // With `REQUIRE_VERIFIED_EMAIL=true`, the right password of an unverified account.
         &[ApiError::EmailNotVerified],
         facts::THROTTLED,
@@ -53,6 +53,7 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { password, username, email } = body.into_inner();
     let device = state.device.read(&req);
-    let session = auth::login(&state.services, &rid, ip, device, Credentials { password, username, email }).await?;
+    let user_agent = super::user_agent(&req);
+    let session = auth::login(&state.services, &rid, ip, device, Credentials { password, username, email, user_agent }).await?;
     Ok(session::started(&state, StatusCode::OK, session))
 }

@@ -8,7 +8,7 @@ use crate::auth;
 use crate::envelope::{Envelope, success};
 use crate::error::{ApiError, Dependency};
 use crate::extract::AuthenticatedUser;
-use crate::routes::facts::Declared;
+use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -24,10 +24,7 @@ pub struct MeContent {
 }
 
 /// The failures of both names of the operation.
-const ERRORS: &[&[ApiError]] = &[
-    &[ApiError::MissingAccessToken, ApiError::InvalidAccessToken, ApiError::ExpiredAccessToken],
-    &[ApiError::Unavailable(Dependency::Database), ApiError::Internal],
-];
+const ERRORS: &[&[ApiError]] = &[facts::BEARER, &[ApiError::Unavailable(Dependency::Database), ApiError::Internal]];
 
 /// `GET /auth/me`, declared.
 pub struct Me;

@@ -1,7 +1,7 @@
 //! `POST /auth/password`, `POST /auth/password/forgot`, `POST /auth/password/reset`: the HTTP
 //! side of `auth::{change_password, forgot, reset_password}`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 
 use super::session::{self, SessionBody};
@@ -53,11 +53,14 @@ pub async fn change_password(
     _: CheckedOrigin,
     rid: RequestId,
     state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
+    req: HttpRequest,
     auth: AuthenticatedUser,
     body: web::Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ChangePasswordRequest { current_password, new_password } = body.into_inner();
-    let session = auth::change_password(&state.services, &rid, auth.user_id, PasswordChange { current_password, new_password }).await?;
+    let change = PasswordChange { current_password, new_password, user_agent: super::user_agent(&req) };
+    let session = auth::change_password(&state.services, &rid, ip, auth.user_id, change).await?;
     Ok(session::started(&state, StatusCode::OK, session))
 }
 
@@ -119,11 +122,13 @@ impl Declared for ResetPassword {
 pub async fn reset_password(
     _: CheckedOrigin,
     ClientIp(ip): ClientIp,
+    req: HttpRequest,
     rid: RequestId,
     state: web::Data<AppState>,
     body: web::Json<ResetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ResetPasswordRequest { token, password } = body.into_inner();
-    let session = auth::reset_password(&state.services, &rid, ip, PasswordReset { token, password }).await?;
+    let reset = PasswordReset { token, password, user_agent: super::user_agent(&req) };
+    let session = auth::reset_password(&state.services, &rid, ip, reset).await?;
     Ok(session::started(&state, StatusCode::OK, session))
 }

@@ -1,6 +1,6 @@
 //! `POST /auth/register`: the HTTP side of `auth::register`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use serde::Deserialize;
 
 use super::session::{self, SessionBody};
@@ -53,9 +53,11 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     rid: RequestId,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let RegisterRequest { username, password, email } = body.into_inner();
-    let session = auth::register(&state.services, &rid, ip, NewAccount { username, password, email }).await?;
+    let user_agent = super::user_agent(&req);
+    let session = auth::register(&state.services, &rid, ip, NewAccount { username, password, email, user_agent }).await?;
     Ok(session::started(&state, StatusCode::CREATED, session))
 }

@@ -12,6 +12,7 @@ use super::{AccessClaims, AccessTokenError, AccessTokens};
 use crate::keys::{Algorithm, Context, KeyRing, KeyRow, KeySet, Sealer, fresh_key};
 
 const SECRET: &[u8] = b"CvUwTRudq9ogaXzGATwcf3TI1HpCBfgsNNewSikL2z0S";
+const SID: &str = "00112233445566778899aabbccddeeff";
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -45,6 +46,7 @@ fn claims() -> AccessClaims {
     let now = now();
     AccessClaims {
         sub: Uuid::new_v4(),
+        sid: Some(SID.into()),
         iat: now,
         nbf: now,
         exp: now + 300,
@@ -67,7 +69,7 @@ fn each_algorithm_signs_with_its_current_key_and_names_it() {
     for alg in [Algorithm::EdDSA, Algorithm::ES256] {
         let rows = rows(alg);
         let t = tokens(KeyRing::new(set(alg, &rows)));
-        let token = t.sign(Uuid::new_v4()).unwrap();
+        let token = t.sign(Uuid::new_v4(), SID).unwrap();
         assert_eq!(header(&token), json!({"alg": alg.name(), "typ": "at+jwt", "kid": rows[0].kid}));
         assert!(t.verify(&token).is_ok(), "{alg}");
         // The same claims verify under the library's own check with the published key alone.
@@ -85,7 +87,7 @@ fn verification_picks_the_key_by_kid() {
     // A token signed by the next key (as another replica does once it is promoted) verifies.
     let mut promoted = rows.clone();
     (promoted[0].retired_at, promoted[1].activated_at) = (Some(now()), Some(now()));
-    let by_next = tokens(KeyRing::new(set(Algorithm::EdDSA, &promoted))).sign(Uuid::new_v4()).unwrap();
+    let by_next = tokens(KeyRing::new(set(Algorithm::EdDSA, &promoted))).sign(Uuid::new_v4(), SID).unwrap();
     assert_eq!(header(&by_next)["kid"], rows[1].kid.as_str());
     assert!(tokens(KeyRing::new(set(Algorithm::EdDSA, &rows))).verify(&by_next).is_ok());
 }
@@ -95,7 +97,7 @@ fn a_retired_key_verifies_until_its_end_and_not_after() {
     let mut rows = rows(Algorithm::EdDSA);
     let ring = KeyRing::new(set(Algorithm::EdDSA, &rows));
     let t = tokens(ring.clone());
-    let token = t.sign(Uuid::new_v4()).unwrap();
+    let token = t.sign(Uuid::new_v4(), SID).unwrap();
     assert!(t.verify_subject(&token).is_ok());
     rows[0].retired_at = Some(now());
     rows[0].verify_until = Some(now() + 60);
@@ -159,7 +161,7 @@ fn keys_of_another_deployment_are_refused() {
     let ours = rows(Algorithm::EdDSA);
     let theirs = rows(Algorithm::EdDSA);
     let t = tokens(KeyRing::new(set(Algorithm::EdDSA, &ours)));
-    let foreign = tokens(KeyRing::new(set(Algorithm::EdDSA, &theirs))).sign(Uuid::new_v4()).unwrap();
+    let foreign = tokens(KeyRing::new(set(Algorithm::EdDSA, &theirs))).sign(Uuid::new_v4(), SID).unwrap();
     assert_eq!(t.verify(&foreign), Err(AccessTokenError::Invalid), "their kid is unknown here");
     // Their key under our kid: the signature does not verify.
     let mut relabelled = theirs[0].clone();
@@ -169,7 +171,7 @@ fn keys_of_another_deployment_are_refused() {
         "EdDSA",
         &Sealer::new(SECRET).open(&theirs[0].kid, "EdDSA", &theirs[0].sealed_private).unwrap(),
     );
-    let forged = tokens(KeyRing::new(set(Algorithm::EdDSA, &[relabelled]))).sign(Uuid::new_v4()).unwrap();
+    let forged = tokens(KeyRing::new(set(Algorithm::EdDSA, &[relabelled]))).sign(Uuid::new_v4(), SID).unwrap();
     assert_eq!(header(&forged)["kid"], ours[0].kid.as_str());
     assert_eq!(t.verify(&forged), Err(AccessTokenError::Invalid));
 }
@@ -177,7 +179,7 @@ fn keys_of_another_deployment_are_refused() {
 #[test]
 fn before_the_keys_are_read_an_unknown_kid_is_unavailable_not_invalid() {
     let rows = rows(Algorithm::EdDSA);
-    let signed = tokens(KeyRing::new(set(Algorithm::EdDSA, &rows))).sign(Uuid::new_v4()).unwrap();
+    let signed = tokens(KeyRing::new(set(Algorithm::EdDSA, &rows))).sign(Uuid::new_v4(), SID).unwrap();
     let initial = KeySet::initial(&Context { algorithm: Algorithm::EdDSA, secret: SECRET, sealer: &Sealer::new(SECRET) });
     let t = tokens(KeyRing::new(initial));
     assert!(!t.can_sign());

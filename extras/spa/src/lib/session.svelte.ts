@@ -19,7 +19,7 @@ export const auth = new AuthState();
 export const api = createClient({
 	baseUrl: GATEHOUSE_URL,
 	onSessionEnded: () => {
-		signedOut('Your session has ended (you logged out elsewhere or it expired). Please log in again.');
+		signedOut('Your session has ended (it was ended from another device, you logged out elsewhere, or it expired). Please log in again.');
 		void goto('/login');
 	}
 });
@@ -89,4 +89,13 @@ export async function loadProfile(): Promise<User> {
 	const user = await api.me();
 	auth.user = user;
 	return user;
+}
+
+/** Logs out on every device: every session of the user ends, this one included. */
+export async function logoutEverywhere(): Promise<void> {
+	try {
+		await api.logoutAll();
+	} finally {
+		signedOut('You have logged out on every device.');
+	}
 }

@@ -28,7 +28,7 @@ const refusal = (status: number, code: string) => envelope(status, { error_code:
  */
 function fakeServer() {
 	const seen: Seen[] = [];
-	const state = { current: 'token-0', issued: 0, refreshDelay: 10, refreshRefusal: null as string | null, expireAfterRefresh: false, meDelays: [] as number[] };
+	const state = { current: 'token-0', issued: 0, refreshDelay: 10, refreshRefusal: null as string | null, expireAfterRefresh: false, meDelays: [] as number[], revoked: false };
 	const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => {
 		const url = new URL(String(input));
 		const headers = new Headers(init.headers);
@@ -45,6 +45,8 @@ function fakeServer() {
 				return envelope(200, { access_token: state.current, token_type: 'Bearer', expires_in: 2 });
 			case '/auth/logout':
 				return envelope(200, { message: 'logged out' });
+			case '/auth/sessions':
+				return state.revoked ? refusal(401, 'SESSION_REVOKED') : envelope(200, { sessions: [] });
 			case '/auth/me':
 				const answer = !entry.authorization
 					? refusal(401, 'MISSING_ACCESS_TOKEN')
@@ -196,6 +198,17 @@ describe('fetch wrapper', () => {
 	it('turns an unreachable service into a NETWORK_ERROR', async () => {
 		const client = createClient({ baseUrl: BASE, fetch: (async () => Promise.reject(new TypeError('Failed to fetch'))) as typeof fetch });
 		await expect(client.login({ identifier: 'a@b.c', password: 'x' })).rejects.toMatchObject({ status: 0, code: 'NETWORK_ERROR' });
+	});
+
+	it('ends the session once, without a refresh, when the session was revoked elsewhere', async () => {
+		const server = fakeServer();
+		const { client, onSessionEnded } = await loggedIn(server);
+		server.state.revoked = true;
+		const results = await Promise.allSettled([client.sessions(), client.sessions()]);
+		expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+		expect(server.count('/auth/refresh')).toBe(0);
+		expect(onSessionEnded).toHaveBeenCalledTimes(1);
+		expect(client.isAuthenticated()).toBe(false);
 	});
 
 	it('logs in by email when the identifier contains @', async () => {

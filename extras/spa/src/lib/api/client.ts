@@ -1,6 +1,6 @@
 // The gatehouse fetch wrapper: holds the access token in memory, refreshes it once on expiry
 // (one shared refresh per tab) and retries the request.
-import { ApiError, NETWORK_ERROR, unwrap, type AccessGrant, type Session, type User } from './envelope';
+import { ApiError, NETWORK_ERROR, unwrap, type AccessGrant, type Session, type SessionInfo, type User } from './envelope';
 
 export interface ClientOptions {
 	/** Origin of the gatehouse service, e.g. `http://localhost:3001`. */
@@ -101,12 +101,24 @@ export function createClient(options: ClientOptions) {
 		return inflight;
 	}
 
-	/** An authenticated call: on 401 EXPIRED_ACCESS_TOKEN, refresh once and retry once. */
+	/** The session ended elsewhere (another device ended it, or a logout everywhere): no refresh
+	 * can help, so the tab forgets its token and the app is told once. */
+	function sessionRevoked(error: ApiError): void {
+		endSession();
+		if (!endNotified) {
+			endNotified = true;
+			options.onSessionEnded?.(error);
+		}
+	}
+
+	/** An authenticated call: on 401 EXPIRED_ACCESS_TOKEN, refresh once and retry once; on
+	 * 401 SESSION_REVOKED, the session is over. */
 	async function request<T>(path: string, init: Pick<CallOptions, 'method' | 'body' | 'cookie'> = {}): Promise<T> {
 		const sent = accessToken;
 		try {
 			return await call<T>(path, { ...init, token: sent });
 		} catch (error) {
+			if (error instanceof ApiError && error.code === 'SESSION_REVOKED') sessionRevoked(error);
 			if (!(error instanceof ApiError) || error.code !== 'EXPIRED_ACCESS_TOKEN') throw error;
 		}
 		let fresh: string;
@@ -124,7 +136,12 @@ export function createClient(options: ClientOptions) {
 				throw error;
 			}
 		}
-		return call<T>(path, { ...init, token: fresh });
+		try {
+			return await call<T>(path, { ...init, token: fresh });
+		} catch (error) {
+			if (error instanceof ApiError && error.code === 'SESSION_REVOKED') sessionRevoked(error);
+			throw error;
+		}
 	}
 
 	return {
@@ -208,6 +225,26 @@ export function createClient(options: ClientOptions) {
 		async deleteAccount(password: string): Promise<void> {
 			await request<unknown>('/auth/me', { method: 'DELETE', body: { password }, cookie: true });
 			endSession();
+		},
+
+		/** The user's sessions, the one of this tab marked `current`. */
+		async sessions(): Promise<SessionInfo[]> {
+			const content = await request<{ sessions: SessionInfo[] }>('/auth/sessions');
+			return content.sessions;
+		},
+
+		/** Ends one of the user's sessions (another device's, or this one). */
+		async endSession(id: string): Promise<void> {
+			await request<unknown>(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+		},
+
+		/** Ends every session of the user, this tab's included. */
+		async logoutAll(): Promise<void> {
+			try {
+				await request<unknown>('/auth/logout-all', { method: 'POST' });
+			} finally {
+				endSession();
+			}
 		},
 
 		request,

@@ -35,6 +35,17 @@ export interface Session extends AccessGrant {
 	user: User;
 }
 
+/** One of the user's sessions, as `GET /auth/sessions` lists it. */
+export interface SessionInfo {
+	id: string;
+	created_at: string;
+	last_refreshed_at: string;
+	ip: string;
+	user_agent: string;
+	/** The session of this tab's access token. */
+	current: boolean;
+}
+
 /** Codes the client itself produces when there is no usable response. */
 export const NETWORK_ERROR = 'NETWORK_ERROR';
 export const BAD_RESPONSE = 'BAD_RESPONSE';

@@ -1,0 +1,127 @@
+//! The audit trail: every admin action and security event (logins and their failures, refresh
+//! reuse, logouts, sessions ended, accounts disabled, enabled or deleted) becomes a row of
+//! `audit_events`. Flows hand events to `AuditLog::record`, which never waits: the event goes
+//! into a bounded queue that the `AuditWorker` (`worker.rs`) writes in batches, off the request
+//! path, and prunes after `AUDIT_RETENTION_DAYS`. Never a secret in it: an event is a kind, a
+//! user id, who acted, the client IP and the request id.
+
+mod store;
+mod worker;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub use store::{EventRow, events, insert, prune};
+pub use worker::{AuditWorker, flush_batch};
+
+use crate::actors::user_repo::UserStore;
+use crate::error::ApiError;
+use crate::middleware::RequestId;
+
+/// Events the queue holds at most; past it an event is dropped and counted (the request never
+/// waits for the audit trail).
+pub const QUEUE: usize = 10_000;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    LoginSucceeded,
+    LoginFailed,
+    LoginRefusedDisabled,
+    RefreshReuse,
+    Logout,
+    LogoutAll,
+    SessionEnded,
+    AccountDisabled,
+    AccountEnabled,
+    SessionsEndedByAdmin,
+    UserDeleted,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::LoginSucceeded => "login_succeeded",
+            Kind::LoginFailed => "login_failed",
+            Kind::LoginRefusedDisabled => "login_refused_disabled",
+            Kind::RefreshReuse => "refresh_reuse",
+            Kind::Logout => "logout",
+            Kind::LogoutAll => "logout_all",
+            Kind::SessionEnded => "session_ended",
+            Kind::AccountDisabled => "account_disabled",
+            Kind::AccountEnabled => "account_enabled",
+            Kind::SessionsEndedByAdmin => "sessions_ended_by_admin",
+            Kind::UserDeleted => "user_deleted",
+        }
+    }
+
+    /// Who acted: the user themselves, an operator through the admin API, or the service.
+    fn actor(self) -> &'static str {
+        match self {
+            Kind::AccountDisabled | Kind::AccountEnabled | Kind::SessionsEndedByAdmin | Kind::UserDeleted => "admin",
+            Kind::RefreshReuse => "service",
+            _ => "user",
+        }
+    }
+}
+
+/// One event, as the flows make it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: Kind,
+    pub user_id: Option<Uuid>,
+    pub ip: Option<IpAddr>,
+    pub request_id: String,
+}
+
+/// One event as the admin API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub user_id: Option<Uuid>,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The flows' handle: a sender into the worker's queue, and the store to read from.
+#[derive(Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Event>,
+    store: Arc<UserStore>,
+}
+
+impl AuditLog {
+    pub fn new(queue: mpsc::Sender<Event>, store: UserStore) -> AuditLog {
+        AuditLog { queue, store: Arc::new(store) }
+    }
+
+    /// Queues an event; never waits. Reliability: a full queue (the database far behind) drops
+    /// the event and counts it, rather than slow a login down.
+    pub fn record(&self, rid: &RequestId, kind: Kind, user_id: Option<Uuid>, ip: Option<IpAddr>) {
+        let event = Event { at: Utc::now(), kind, user_id, ip, request_id: rid.0.clone() };
+        match self.queue.try_send(event) {
+            Ok(()) => crate::metrics::sessions::audit_queue(QUEUE - self.queue.capacity()),
+            Err(_) => {
+                crate::metrics::sessions::audit_failed("dropped", 1);
+                log::warn!(target: "gatehouse::audit", "audit queue full: a {} event was dropped rid={rid}", kind.label());
+            }
+        }
+    }
+
+    /// The newest events first, of one user or of all, before the event `cursor`.
+    pub async fn events(&self, user_id: Option<Uuid>, limit: u32, cursor: Option<i64>) -> Result<Vec<AuditEvent>, ApiError> {
+        events(&self.store, user_id, limit, cursor).await.map_err(|e| {
+            log::error!(target: "gatehouse::audit", "reading the audit trail failed: {e}");
+            ApiError::Unavailable(crate::error::Dependency::Database)
+        })
+    }
+}

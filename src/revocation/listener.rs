@@ -1,0 +1,151 @@
+//! `RevocationListener`: the background actor that feeds this replica's `RevocationTable` from
+//! Redis: the revocation channel (pub/sub) for speed, the record (a sorted set kept for one
+//! window) so that nothing is missed.
+//!
+//! Reliability: on every (re)subscription it first subscribes, then replays the whole record,
+//! and only then trusts its table again (`in_touch`): a revocation published while it was away
+//! is in the record, one published during the replay arrives on the channel. While subscribed it
+//! sends a heartbeat every `REVOCATION_HEARTBEAT_MS`: a PING on the subscription (a killed or
+//! frozen connection does not answer) and a read of the record's newest entries (whatever the
+//! channel may have dropped). A heartbeat that fails ends the subscription: the table is out of
+//! touch (`lost`, the metric and a log line say so) and fails open for `REVOCATION_FAIL_OPEN`
+//! at most while the listener reconnects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, AsyncContext, Context, WrapFuture};
+use futures_util::StreamExt;
+use redis::{AsyncConnectionConfig, RedisError, RedisResult};
+
+use super::{Revocation, RevocationTable, channel, record_key};
+
+/// Entries re-read by each heartbeat before the newest one seen: room for replicas' clocks and
+/// for entries recorded out of order by concurrent scripts.
+const OVERLAP_MS: i64 = 5_000;
+
+pub struct ListenerSettings {
+    pub url: String,
+    pub prefix: String,
+    pub heartbeat: Duration,
+    /// Bound on connecting and on each command.
+    pub timeout: Duration,
+}
+
+pub struct RevocationListener {
+    settings: Arc<ListenerSettings>,
+    table: Arc<RevocationTable>,
+}
+
+impl RevocationListener {
+    /// The table starts out of touch: until the first replay it only fails open.
+    pub fn new(settings: ListenerSettings, table: Arc<RevocationTable>) -> RevocationListener {
+        table.lost(now_ms());
+        RevocationListener { settings: Arc::new(settings), table }
+    }
+}
+
+impl Actor for RevocationListener {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (settings, table) = (self.settings.clone(), self.table.clone());
+        ctx.spawn(listen(settings, table).into_actor(self));
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Subscribes, and subscribes again whenever the subscription is lost, for ever.
+async fn listen(settings: Arc<ListenerSettings>, table: Arc<RevocationTable>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let result = subscribed(&settings, &table).await;
+        // A subscription that worked starts the backoff over; failed attempts in a row double it.
+        if table.is_in_touch() {
+            backoff = Duration::from_millis(100);
+        }
+        table.lost(now_ms());
+        crate::metrics::sessions::revocation_subscription(false);
+        match result {
+            Err(e) => log::warn!("revocation channel lost, revocations may be missed until it is back: {e}"),
+            Ok(()) => log::warn!("revocation channel closed by Redis, resubscribing"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn timed_out() -> RedisError {
+    RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "Redis did not answer in time"))
+}
+
+async fn within<T>(limit: Duration, work: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(timed_out()))
+}
+
+/// One subscription: returns when it ends (`Ok` when Redis closed it).
+async fn subscribed(settings: &ListenerSettings, table: &RevocationTable) -> RedisResult<()> {
+    let limit = settings.timeout;
+    let client = redis::Client::open(settings.url.as_str())?;
+    let (mut sink, mut stream) = within(limit, client.get_async_pubsub()).await?.split();
+    within(limit, sink.subscribe(channel(&settings.prefix))).await?;
+    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(limit)).set_response_timeout(Some(limit));
+    let mut conn = within(limit, client.get_multiplexed_async_connection_with_config(&config)).await?;
+    let key = record_key(&settings.prefix);
+    let (replayed, mut newest) = replay(&mut conn, &key, None, table).await?;
+    table.in_touch();
+    crate::metrics::sessions::revocation_subscription(true);
+    crate::metrics::sessions::revocation_replayed(replayed);
+    log::info!("revocation channel subscribed; {replayed} revocations replayed from the record");
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(message) = message else { return Ok(()) };
+                let payload: String = message.get_payload().unwrap_or_default();
+                receive(&payload, table);
+            }
+            _ = heartbeat.tick() => {
+                within(limit, sink.ping::<redis::Value>()).await?;
+                let (_, seen) = replay(&mut conn, &key, Some(newest - OVERLAP_MS), table).await?;
+                newest = newest.max(seen);
+            }
+        }
+    }
+}
+
+/// A message from the channel: `<Unix ms published>|<revocation>`.
+fn receive(payload: &str, table: &RevocationTable) {
+    let Some((published, encoded)) = payload.split_once('|') else { return };
+    let Some(revocation) = Revocation::decode(encoded) else { return };
+    let now = now_ms();
+    table.apply(&revocation, now / 1000);
+    if let Ok(published) = published.parse::<i64>() {
+        crate::metrics::sessions::revocation_received((now - published).max(0) as f64 / 1000.0);
+    }
+}
+
+/// Applies the record's entries expiring after `from` (Unix ms; `None`: all live ones); returns
+/// how many there were and the latest expiry seen.
+async fn replay(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    from: Option<i64>,
+    table: &RevocationTable,
+) -> RedisResult<(usize, i64)> {
+    let now = now_ms();
+    let min = from.unwrap_or(now).max(now);
+    let entries: Vec<(String, i64)> = redis::cmd("ZRANGEBYSCORE").arg(key).arg(min).arg("+inf").arg("WITHSCORES").query_async(conn).await?;
+    let mut newest = from.unwrap_or(0);
+    for (encoded, expires) in &entries {
+        if let Some(revocation) = Revocation::decode(encoded) {
+            table.apply_until(&revocation, expires / 1000, now / 1000);
+        }
+        newest = newest.max(*expires);
+    }
+    Ok((entries.len(), newest))
+}

@@ -1,0 +1,183 @@
+//! Revocation of access tokens: when a session ends, its access tokens are refused with
+//! `401 SESSION_REVOKED` on every replica, while the bearer check stays in the process.
+//!
+//! `Revocations` is what the flows use: `ended` records the end of sessions in this process's
+//! `RevocationTable` at once and, with Redis, in the shared record (`record.lua`: a sorted set
+//! kept for one window) and on the revocation channel, in one script. Every replica's
+//! `RevocationListener` (`listener.rs`) feeds its table from that channel and replays the record
+//! whenever it (re)subscribes. The embedded store has one process: its table is the whole truth.
+
+mod listener;
+mod table;
+
+use std::sync::Arc;
+
+use redis::Script;
+use uuid::Uuid;
+
+pub use listener::{ListenerSettings, RevocationListener};
+pub use table::{Refusal, Revocation, RevocationTable};
+
+use crate::actors::redis_pool::RedisPool;
+use crate::error::ApiError;
+use crate::middleware::RequestId;
+use crate::tokens::Subject;
+
+/// The Redis key of the record and the name of the channel, under the key prefix.
+pub fn record_key(prefix: &str) -> String {
+    format!("{prefix}revoked")
+}
+
+pub fn channel(prefix: &str) -> String {
+    format!("{prefix}revocations")
+}
+
+/// Why sessions ended: the label of `gatehouse_revocations_published_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Logout,
+    LogoutAll,
+    Ended,
+    Reuse,
+    Replaced,
+    /// An operator disabled the account.
+    Disabled,
+    /// An operator deleted the account.
+    Deleted,
+    /// An operator ended the user's sessions.
+    Admin,
+}
+
+impl Reason {
+    pub fn label(self) -> &'static str {
+        match self {
+            Reason::Logout => "logout",
+            Reason::LogoutAll => "logout_all",
+            Reason::Ended => "ended",
+            Reason::Reuse => "reuse",
+            Reason::Replaced => "replaced",
+            Reason::Disabled => "disabled",
+            Reason::Deleted => "deleted",
+            Reason::Admin => "admin",
+        }
+    }
+}
+
+/// The flows' handle: the table, and where revocations are published.
+#[derive(Clone)]
+pub struct Revocations {
+    table: Arc<RevocationTable>,
+    shared: Option<Arc<Shared>>,
+}
+
+/// The Redis record and channel.
+struct Shared {
+    pool: RedisPool,
+    script: Script,
+    key: String,
+    channel: String,
+}
+
+impl Revocations {
+    /// Revocations that stay in this process: the embedded store.
+    pub fn local(table: Arc<RevocationTable>) -> Revocations {
+        Revocations { table, shared: None }
+    }
+
+    /// Revocations shared over Redis, through `pool` (an HTTP worker's own).
+    pub fn shared(table: Arc<RevocationTable>, pool: RedisPool) -> Revocations {
+        let prefix = pool.prefix().to_string();
+        let shared = Shared { pool, script: Script::new(include_str!("record.lua")), key: record_key(&prefix), channel: channel(&prefix) };
+        Revocations { table, shared: Some(Arc::new(shared)) }
+    }
+
+    pub fn table(&self) -> &Arc<RevocationTable> {
+        &self.table
+    }
+
+    /// Whether a verified access token may pass (see `RevocationTable::check`).
+    pub fn check(&self, subject: &Subject) -> Result<(), ApiError> {
+        let sid = subject.sid_hex();
+        self.table.check(sid.as_deref(), subject.sub, subject.iat, chrono::Utc::now().timestamp_millis()).map_err(|refusal| match refusal {
+            Refusal::Revoked => ApiError::SessionRevoked,
+            Refusal::Unknown => ApiError::Unavailable(crate::error::Dependency::TokenStore),
+        })
+    }
+
+    /// The sessions `sids` of `user_id` have ended (the store already forgot them): their
+    /// access tokens are refused here at once and, once published, on every replica.
+    ///
+    /// Reliability: the store's change is the truth and has happened; a failure to publish is
+    /// logged and counted, not answered with an error (a retry would find nothing left to end).
+    /// The other replicas then accept those access tokens until they expire, as before sessions
+    /// were revocable: `GatehouseRevocationPublishFailing` alerts on it.
+    pub async fn ended(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
+        if sids.is_empty() {
+            return;
+        }
+        let revocations: Vec<Revocation> = sids.iter().map(|sid| Revocation::Session(sid.clone())).collect();
+        self.publish(rid, Some(user_id), &revocations, reason).await;
+    }
+
+    /// Every session of `user_id` has ended: the sessions `sids`, and every access token of
+    /// theirs issued in an earlier second than now. The second covers sessions this call did not
+    /// see: one ended by an earlier attempt that timed out after Redis did the work, or one
+    /// started concurrently. A token signed within the current second is not covered (`iat` has
+    /// whole seconds), so a login right after a logout everywhere works at once.
+    pub async fn all_ended(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
+        let before = chrono::Utc::now().timestamp();
+        let revocations: Vec<Revocation> =
+            sids.iter().map(|sid| Revocation::Session(sid.clone())).chain([Revocation::UserBefore(user_id, before)]).collect();
+        self.publish(rid, Some(user_id), &revocations, reason).await;
+    }
+
+    /// The account is closed (disabled or deleted): its sessions `sids`, and every access token
+    /// of the user issued up to and including the current second. No new session can start
+    /// meanwhile (the account cannot log in), so nothing legitimate is caught by the second.
+    pub async fn account_closed(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
+        let before = chrono::Utc::now().timestamp() + 1;
+        let revocations: Vec<Revocation> =
+            sids.iter().map(|sid| Revocation::Session(sid.clone())).chain([Revocation::UserBefore(user_id, before)]).collect();
+        self.publish(rid, Some(user_id), &revocations, reason).await;
+    }
+
+    /// A session that is no longer in the store, presented with a token this service issued for
+    /// it: its end is published again. Its end may have happened in a call whose answer was lost
+    /// (a timeout after Redis did the work), whose publication never happened.
+    pub async fn ended_earlier(&self, rid: &RequestId, sid: String, reason: Reason) {
+        self.publish(rid, None, &[Revocation::Session(sid)], reason).await;
+    }
+
+    async fn publish(&self, rid: &RequestId, user_id: Option<Uuid>, revocations: &[Revocation], reason: Reason) {
+        let now = chrono::Utc::now().timestamp();
+        for r in revocations {
+            self.table.apply(r, now);
+        }
+        crate::metrics::sessions::revocations_published(reason.label(), revocations.len());
+        let user = user_id.map_or_else(|| "unknown".to_string(), |u| u.to_string());
+        log::info!(target: "gatehouse::auth", "sessions revoked user_id={user} count={} reason={} rid={rid}", revocations.len(), reason.label());
+        let Some(shared) = &self.shared else {
+            // The embedded store's channel is this process: delivered as soon as made.
+            for _ in revocations {
+                crate::metrics::sessions::revocation_received(0.0);
+            }
+            return;
+        };
+        let window_ms = self.table.window().as_millis() as u64;
+        let result = shared
+            .pool
+            .with_conn(async |c| {
+                let mut call = shared.script.key(&shared.key);
+                call.arg(&shared.channel).arg(window_ms);
+                for r in revocations {
+                    call.arg(r.encode());
+                }
+                call.invoke_async::<i64>(c).await
+            })
+            .await;
+        if let Err(e) = result {
+            crate::metrics::sessions::revocation_publish_failed();
+            log::error!(target: "gatehouse::auth", "revocation not published to other replicas user_id={user}: {e} rid={rid}");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `RevocationTable`: the ended sessions (by `sid`) and the per-user "not before" times this
+//! process has been told of, each kept for as long as an access token issued before it can still
+//! be valid (`ACCESS_TOKEN_TTL` + `JWT_LEEWAY`), and whether the table can be trusted right now.
+//!
+//! Every bearer request reads it (a hash lookup under a read lock, no store round trip); only
+//! revocations write it. Entries age out: each carries its own expiry and expired ones are swept
+//! at most once a second by a write. Only revocations gatehouse made get in (from its own flows,
+//! its own Redis channel and record), so the size is the number of sessions ended within one
+//! window, measured in docs/performance.md.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// One revocation, as it travels between replicas (`s:<sid>` or `u:<uid>:<not before>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// The session ended: every access token carrying this `sid` is refused.
+    Session(String),
+    /// Every access token of this user issued before this Unix second is refused.
+    UserBefore(Uuid, i64),
+}
+
+impl Revocation {
+    pub fn encode(&self) -> String {
+        match self {
+            Revocation::Session(sid) => format!("s:{sid}"),
+            Revocation::UserBefore(uid, nbf) => format!("u:{uid}:{nbf}"),
+        }
+    }
+
+    /// `None` for anything that is not exactly an encoding: a message on the channel that
+    /// gatehouse did not write changes nothing.
+    pub fn decode(s: &str) -> Option<Revocation> {
+        if let Some(sid) = s.strip_prefix("s:") {
+            return sid_key(sid).map(|_| Revocation::Session(sid.to_string()));
+        }
+        let (uid, nbf) = s.strip_prefix("u:")?.split_once(':')?;
+        Some(Revocation::UserBefore(uid.parse().ok()?, nbf.parse().ok()?))
+    }
+}
+
+/// A session id as the table keys it: the 128-bit family id (32 hex digits), 16 bytes.
+fn sid_key(sid: &str) -> Option<u128> {
+    (sid.len() == 32).then(|| u128::from_str_radix(sid, 16).ok()).flatten()
+}
+
+/// Why a verified access token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its session ended, or its user's tokens were revoked after it was issued.
+    Revoked,
+    /// The table has not heard from the revocation channel for longer than the fail-open
+    /// bound: it cannot tell (see `RevocationTable::check`).
+    Unknown,
+}
+
+pub struct RevocationTable {
+    entries: RwLock<Entries>,
+    /// Seconds an entry is kept: `ACCESS_TOKEN_TTL` + `JWT_LEEWAY`.
+    window: i64,
+    /// How long the table is trusted after it lost the channel (`REVOCATION_FAIL_OPEN`).
+    fail_open_ms: i64,
+    /// Unix milliseconds since which the table has been out of touch; 0 while in touch.
+    lost_since: AtomicI64,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// sid → Unix second the entry expires.
+    sessions: HashMap<u128, i64>,
+    /// user → (not before, expiry), both Unix seconds.
+    users: HashMap<Uuid, (i64, i64)>,
+    next_sweep: i64,
+}
+
+impl RevocationTable {
+    /// A table that is in touch from the start (the embedded store, where every revocation is
+    /// made in this process).
+    pub fn new(window: Duration, fail_open: Duration) -> RevocationTable {
+        RevocationTable {
+            entries: RwLock::default(),
+            window: window.as_secs() as i64,
+            fail_open_ms: fail_open.as_millis() as i64,
+            lost_since: AtomicI64::new(0),
+        }
+    }
+
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window as u64)
+    }
+
+    /// Records `revocation`, made or heard of at `now` (Unix seconds), unless it is older than
+    /// the window.
+    pub fn apply(&self, revocation: &Revocation, now: i64) {
+        self.apply_until(revocation, now + self.window, now);
+    }
+
+    /// Records `revocation` to be kept until `expires` (Unix seconds): what a replay from the
+    /// Redis record knows.
+    pub fn apply_until(&self, revocation: &Revocation, expires: i64, now: i64) {
+        if expires < now {
+            return;
+        }
+        let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if now >= e.next_sweep {
+            e.sessions.retain(|_, exp| *exp >= now);
+            e.users.retain(|_, (_, exp)| *exp >= now);
+            e.next_sweep = now + 1;
+        }
+        match revocation {
+            Revocation::Session(sid) => {
+                if let Some(key) = sid_key(sid) {
+                    let exp = e.sessions.entry(key).or_insert(expires);
+                    *exp = (*exp).max(expires);
+                }
+            }
+            Revocation::UserBefore(uid, nbf) => {
+                let entry = e.users.entry(*uid).or_insert((*nbf, expires));
+                *entry = (entry.0.max(*nbf), entry.1.max(expires));
+            }
+        }
+        crate::metrics::sessions::revocation_table_size(e.sessions.len() + e.users.len());
+    }
+
+    /// Whether an access token (already verified) of `sub`, session `sid`, issued at `iat` may
+    /// pass at `now_ms` (Unix milliseconds).
+    ///
+    /// Security: a decision where the contract is silent (docs/sessions.md). While this replica
+    /// is out of touch with the revocation channel it keeps answering from what it knows (fail
+    /// open) for `REVOCATION_FAIL_OPEN` at most, since a Redis outage alone ends no session (the
+    /// store that ends them is the same Redis); past that bound it refuses every bearer token with
+    /// 503 (fail closed) until it has replayed the record, because by then revocations made
+    /// through other replicas may have been missed.
+    pub fn check(&self, sid: Option<&str>, sub: Uuid, iat: i64, now_ms: i64) -> Result<(), Refusal> {
+        let lost = self.lost_since.load(Ordering::Relaxed);
+        if lost != 0 && now_ms - lost > self.fail_open_ms {
+            return Err(Refusal::Unknown);
+        }
+        let e = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = sid.and_then(sid_key)
+            && e.sessions.contains_key(&key)
+        {
+            return Err(Refusal::Revoked);
+        }
+        match e.users.get(&sub) {
+            Some((nbf, _)) if iat < *nbf => Err(Refusal::Revoked),
+            _ => Ok(()),
+        }
+    }
+
+    /// The channel was lost at `now_ms` (kept if it already was).
+    pub fn lost(&self, now_ms: i64) {
+        let _ = self.lost_since.compare_exchange(0, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The table has caught up with the record and hears the channel again.
+    pub fn in_touch(&self) {
+        self.lost_since.store(0, Ordering::Relaxed);
+    }
+
+    pub fn is_in_touch(&self) -> bool {
+        self.lost_since.load(Ordering::Relaxed) == 0
+    }
+
+    pub fn len(&self) -> usize {
+        let e = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        e.sessions.len() + e.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SID: &str = "0123456789abcdef0123456789abcdef";
+
+    fn table() -> RevocationTable {
+        RevocationTable::new(Duration::from_secs(305), Duration::from_secs(30))
+    }
+
+    #[test]
+    fn an_ended_session_is_refused_until_the_window_ends() {
+        let t = table();
+        let user = Uuid::now_v7();
+        assert_eq!(t.check(Some(SID), user, 1000, 1_000_000), Ok(()));
+        t.apply(&Revocation::Session(SID.into()), 1000);
+        assert_eq!(t.check(Some(SID), user, 999, 1_000_000), Err(Refusal::Revoked));
+        assert_eq!(t.check(Some("f".repeat(32).as_str()), user, 999, 1_000_000), Ok(()), "another session");
+        t.apply(&Revocation::Session("e".repeat(32)), 1306);
+        assert_eq!(t.len(), 1, "the first entry aged out");
+    }
+
+    #[test]
+    fn a_user_not_before_refuses_older_tokens_only() {
+        let t = table();
+        let user = Uuid::now_v7();
+        t.apply(&Revocation::UserBefore(user, 1000), 1000);
+        assert_eq!(t.check(None, user, 999, 0), Err(Refusal::Revoked));
+        assert_eq!(t.check(Some(SID), user, 1000, 0), Ok(()));
+        assert_eq!(t.check(None, Uuid::now_v7(), 999, 0), Ok(()));
+    }
+
+    #[test]
+    fn out_of_touch_it_fails_open_for_the_bound_then_closed() {
+        let t = table();
+        t.lost(1_000_000);
+        assert_eq!(t.check(None, Uuid::now_v7(), 0, 1_030_000), Ok(()));
+        assert_eq!(t.check(None, Uuid::now_v7(), 0, 1_030_001), Err(Refusal::Unknown));
+        t.in_touch();
+        assert_eq!(t.check(None, Uuid::now_v7(), 0, 1_030_001), Ok(()));
+    }
+
+    #[test]
+    fn only_exact_encodings_decode() {
+        let user = Uuid::now_v7();
+        for r in [Revocation::Session(SID.into()), Revocation::UserBefore(user, 42)] {
+            assert_eq!(Revocation::decode(&r.encode()), Some(r));
+        }
+        for junk in ["", "s:", "s:xyz", "u:nope:1", &format!("u:{user}"), &format!("x:{SID}")] {
+            assert_eq!(Revocation::decode(junk), None, "{junk}");
+        }
+    }
+}

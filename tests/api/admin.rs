@@ -1,0 +1,216 @@
+//! The admin API on the management listener: the admin token (missing, wrong, right), the public
+//! port's 404, users search and pagination, disable and enable (`ACCOUNT_DISABLED` with the right
+//! password only), ending a user's sessions, deleting a user. The admin routes are not part of
+//! the public document, so their answers are checked here directly.
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+
+use crate::common::assert_envelope;
+use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
+
+const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
+
+async fn admin_app() -> TestApp {
+    spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("ADMIN_TOKEN", ADMIN_TOKEN)]).await
+}
+
+impl TestApp {
+    fn management(&self, path: &str) -> String {
+        format!("{}{path}", self.metrics_address.as_deref().expect("the management listener is on"))
+    }
+
+    async fn admin_with(&self, method: Method, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.request(method, self.management(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn admin(&self, method: Method, path: &str) -> (u16, Value) {
+        let resp = self.admin_with(method, path, Some(ADMIN_TOKEN)).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+}
+
+async fn refused(resp: Response, status: u16, code: &str) {
+    assert_eq!(resp.status().as_u16(), status);
+    let body: Value = resp.json().await.unwrap();
+    assert_envelope(&body, status, code, "");
+}
+
+#[actix_web::test]
+async fn the_admin_api_needs_the_admin_token_and_is_absent_from_the_public_port() {
+    let app = admin_app().await;
+    refused(app.admin_with(Method::GET, "/admin/users", None).await, 401, "ADMIN_TOKEN_INVALID").await;
+    refused(app.admin_with(Method::GET, "/admin/users", Some("not-the-admin-token")).await, 401, "ADMIN_TOKEN_INVALID").await;
+    refused(app.admin_with(Method::GET, "/admin/users", Some(&format!("{ADMIN_TOKEN}x"))).await, 401, "ADMIN_TOKEN_INVALID").await;
+    let (status, body) = app.admin(Method::GET, "/admin/users").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["success"], true);
+    for token in [None, Some(ADMIN_TOKEN)] {
+        let mut req = app.client.get(app.url("/admin/users"));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        refused(req.send().await.unwrap(), 404, "NOT_FOUND").await;
+    }
+}
+
+#[actix_web::test]
+async fn without_an_admin_token_the_management_listener_has_no_admin_api() {
+    let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0")]).await;
+    refused(app.admin_with(Method::GET, "/admin/users", Some(ADMIN_TOKEN)).await, 404, "NOT_FOUND").await;
+}
+
+#[actix_web::test]
+async fn users_are_found_by_name_or_email_prefix_a_page_at_a_time() {
+    let app = admin_app().await;
+    let users = [app.register_user().await, app.register_user().await, app.register_user().await];
+    // Every registered name starts with "user-": page through them two at a time.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/admin/users?q=USER-&limit=2&cursor={c}"),
+            None => "/admin/users?q=USER-&limit=2".to_string(),
+        };
+        let (status, body) = app.admin(Method::GET, &path).await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["content"]["users"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        for u in page {
+            assert_eq!(u["disabled"], false);
+            assert!(u.get("password_hash").is_none());
+            seen.push(u["id"].as_str().unwrap().to_string());
+        }
+        match body["content"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    for u in &users {
+        assert_eq!(seen.iter().filter(|id| **id == u.user_id).count(), 1, "each user once");
+    }
+    let (_, body) = app.admin(Method::GET, &format!("/admin/users?q={}", users[1].email)).await;
+    let found: Vec<&str> = body["content"]["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(found, vec![users[1].user_id.as_str()], "by email");
+    let (_, body) = app.admin(Method::GET, "/admin/users?q=%25").await;
+    assert_eq!(body["content"]["users"], json!([]), "a LIKE wildcard is a plain character");
+    let (status, body) = app.admin(Method::GET, "/admin/users?cursor=not-a-uuid").await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[actix_web::test]
+async fn a_disabled_account_loses_its_sessions_and_learns_it_only_with_the_right_password() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    let (status, body) = app.admin(Method::POST, &format!("/admin/users/{}/disable", user.user_id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"]["disabled"], true);
+    let me = app.me(&user.access_token).await;
+    refused(me, 401, "SESSION_REVOKED").await;
+    refused(app.refresh(&user.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
+    refused(app.login(&json!({"username": user.username, "password": "a wrong password"})).await, 401, "INVALID_CREDENTIALS").await;
+    refused(app.login(&json!({"username": user.username, "password": PASSWORD})).await, 403, "ACCOUNT_DISABLED").await;
+
+    let (status, body) = app.admin(Method::POST, &format!("/admin/users/{}/enable", user.user_id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"]["disabled"], false);
+    // A second later (tokens carry whole seconds), a login works again.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resp = app.login(&json!({"username": user.username, "password": PASSWORD})).await;
+    assert_eq!(resp.status(), 200);
+    let token = resp.json::<Value>().await.unwrap()["content"]["access_token"].as_str().unwrap().to_string();
+    assert_eq!(app.me(&token).await.status(), 200);
+}
+
+#[actix_web::test]
+async fn an_operator_sees_a_users_sessions_and_ends_them() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    let (status, body) = app.admin(Method::GET, &format!("/admin/users/{}", user.user_id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"]["user"]["username"], user.username.as_str());
+    assert_eq!(body["content"]["sessions"].as_array().unwrap().len(), 1);
+    let (status, body) = app.admin(Method::DELETE, &format!("/admin/users/{}/sessions", user.user_id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["content"]["ended"], 1);
+    refused(app.me(&user.access_token).await, 401, "SESSION_REVOKED").await;
+    refused(app.refresh(&user.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
+}
+
+#[actix_web::test]
+async fn a_deleted_user_is_gone_with_their_sessions() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    let (status, body) = app.admin(Method::DELETE, &format!("/admin/users/{}", user.user_id)).await;
+    assert_eq!(status, 200, "{body}");
+    refused(app.me(&user.access_token).await, 401, "SESSION_REVOKED").await;
+    refused(app.refresh(&user.refresh).await, 401, "INVALID_REFRESH_TOKEN").await;
+    refused(app.login(&json!({"username": user.username, "password": PASSWORD})).await, 401, "INVALID_CREDENTIALS").await;
+    for path in [format!("/admin/users/{}", user.user_id), "/admin/users/not-a-uuid".to_string()] {
+        let (status, body) = app.admin(Method::GET, &path).await;
+        assert_eq!(status, 404, "{body}");
+        assert_envelope(&body, 404, "USER_NOT_FOUND", "");
+    }
+    let (status, _) = app.admin(Method::DELETE, &format!("/admin/users/{}", user.user_id)).await;
+    assert_eq!(status, 404);
+}
+
+impl TestApp {
+    /// The audit events at `path`, once at least `at_least` of them are written (the audit worker
+    /// writes in batches, off the request path).
+    async fn events_when(&self, path: &str, at_least: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            let (status, body) = self.admin(Method::GET, path).await;
+            assert_eq!(status, 200, "{body}");
+            let events = body["content"]["events"].as_array().unwrap().clone();
+            if events.len() >= at_least {
+                return events;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {at_least} audit events at {path}");
+    }
+}
+
+#[actix_web::test]
+async fn security_events_and_admin_actions_reach_the_audit_trail_without_a_secret() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    refused(app.login(&json!({"username": user.username, "password": "a wrong password"})).await, 401, "INVALID_CREDENTIALS").await;
+    let resp = app.login(&json!({"username": user.username, "password": PASSWORD})).await;
+    let refresh = crate::helpers::refresh_cookie(&resp).unwrap().value;
+    assert_eq!(app.logout(&refresh).await.status(), 200);
+    let (status, _) = app.admin(Method::POST, &format!("/admin/users/{}/disable", user.user_id)).await;
+    assert_eq!(status, 200);
+
+    let path = format!("/admin/users/{}/events", user.user_id);
+    let events = app.events_when(&path, 4).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["account_disabled", "logout", "login_succeeded", "login_failed"], "newest first");
+    assert_eq!(events[0]["actor"], "admin");
+    assert_eq!(events[2]["ip"], "127.0.0.1");
+    let text = serde_json::to_string(&events).unwrap();
+    for secret in [PASSWORD, "a wrong password", refresh.as_str(), user.access_token.as_str()] {
+        assert!(!text.contains(secret), "the audit trail holds no secret");
+    }
+
+    // Paginated, newest first, over everyone's events.
+    let (_, body) = app.admin(Method::GET, "/admin/events?limit=2").await;
+    let first = body["content"]["events"].as_array().unwrap().clone();
+    assert_eq!(first.len(), 2);
+    let cursor = body["content"]["next_cursor"].as_i64().unwrap();
+    let (_, body) = app.admin(Method::GET, &format!("/admin/events?limit=2&cursor={cursor}")).await;
+    let second = body["content"]["events"].as_array().unwrap();
+    assert!(second.iter().all(|e| e["id"].as_i64().unwrap() < cursor));
+
+    // The trail of a deleted account outlives it.
+    let (status, _) = app.admin(Method::DELETE, &format!("/admin/users/{}", user.user_id)).await;
+    assert_eq!(status, 200);
+    let events = app.events_when(&path, 5).await;
+    assert_eq!(events[0]["kind"], "user_deleted");
+}

@@ -1,0 +1,204 @@
+//! Revocation across replicas: two gatehouse processes over one Redis of the test's own. A
+//! session ended through one replica is refused (`401 SESSION_REVOKED`) by the other within
+//! milliseconds; when the revocation channel is killed or Redis freezes, no revoked token is
+//! accepted anywhere once it is back; a replica started after a revocation refuses the token
+//! from its first request; and a replica out of touch fails open, then closed, as documented.
+
+use std::time::{Duration, Instant};
+
+use crate::gatehouse::{Client, NO_THROTTLE, Replica, Session, median, unique_name};
+use crate::services::{Postgres, Redis};
+
+/// A heartbeat long enough that, within a test, only the channel itself (or a replay on
+/// resubscription) can deliver a revocation.
+const NO_HEARTBEAT: (&str, &str) = ("REVOCATION_HEARTBEAT_MS", "600000");
+
+fn settings<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    NO_THROTTLE.iter().copied().chain([("SESSIONS_PER_USER", "100")]).chain(extra.iter().copied()).collect()
+}
+
+/// Polls `at` with `token` until it answers `401 SESSION_REVOKED`; returns how long that took.
+async fn until_revoked(client: &Client, at: &Replica, token: &str, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let answer = client.me(at, token).await;
+        if (answer.status, answer.code()) == (401, "SESSION_REVOKED") {
+            return started.elapsed();
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(started.elapsed() < within, "{} still accepts a revoked token after {within:?}", at.base);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn logged_in(client: &Client, at: &Replica, name: &str, n: usize) -> Vec<Session> {
+    let mut sessions = Vec::new();
+    for _ in 0..n {
+        sessions.push(Session::from(&client.login(at, name).await));
+    }
+    sessions
+}
+
+#[tokio::test]
+async fn a_session_ended_through_one_replica_is_refused_by_the_other_within_milliseconds() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let s = settings(&[NO_HEARTBEAT]);
+    let (a, b) = (Replica::over(&pg, &redis, &s).await, Replica::over(&pg, &redis, &s).await);
+    let client = Client::new();
+    let name = unique_name("propagation");
+    assert_eq!(client.register(&a, &name).await.status, 201);
+    let mut delays = Vec::new();
+    for session in logged_in(&client, &a, &name, 20).await {
+        // B has seen the token (it is in B's table of verified tokens).
+        assert_eq!(client.me(&b, &session.access).await.status, 200);
+        assert_eq!(client.logout(&a, &session.refresh).await.status, 200);
+        // The heartbeat is off: only the channel can tell B in time.
+        delays.push(until_revoked(&client, &b, &session.access, Duration::from_secs(10)).await);
+        let at_a = client.me(&a, &session.access).await;
+        assert_eq!((at_a.status, at_a.code()), (401, "SESSION_REVOKED"), "the replica that ended it refuses at once");
+    }
+    delays.sort();
+    eprintln!("propagation A -> B: median {:?}, max {:?}", median(delays.clone()), delays.last().unwrap());
+}
+
+#[tokio::test]
+async fn revocations_made_while_the_channel_is_killed_are_replayed_and_none_is_accepted_after() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let s = settings(&[NO_HEARTBEAT]);
+    let (a, b) = (Replica::over(&pg, &redis, &s).await, Replica::over(&pg, &redis, &s).await);
+    let client = Client::new();
+    let name = unique_name("killed-channel");
+    assert_eq!(client.register(&a, &name).await.status, 201);
+    let sessions = logged_in(&client, &a, &name, 24).await;
+    for s in &sessions {
+        assert_eq!(client.me(&b, &s.access).await.status, 200);
+    }
+    let (ended, kept) = sessions.split_at(16);
+    let mut conn = redis.connection().await;
+    // Sessions end through A while the subscriptions are killed, over and over: some of these
+    // revocations are published while B (and A) have no subscription at all.
+    for (i, s) in ended.iter().enumerate() {
+        if i % 4 == 0 {
+            let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await.unwrap();
+            assert!(i > 0 || killed == 2, "both replicas were subscribed");
+        }
+        assert_eq!(client.logout(&a, &s.refresh).await.status, 200);
+    }
+    for s in ended {
+        for at in [&a, &b] {
+            until_revoked(&client, at, &s.access, Duration::from_secs(10)).await;
+        }
+    }
+    for s in kept {
+        for at in [&a, &b] {
+            assert_eq!(client.me(at, &s.access).await.status, 200, "a live session is not refused");
+        }
+    }
+    let log = b.log_text();
+    assert!(log.contains("revocation channel lost") || log.contains("revocation channel closed"), "{log}");
+    assert!(log.matches("revocations replayed from the record").count() >= 2, "{log}");
+}
+
+#[tokio::test]
+async fn a_frozen_redis_fails_open_for_the_bound_then_closed_and_after_it_thaws_no_revoked_token_passes() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let s = settings(&[("REVOCATION_HEARTBEAT_MS", "200"), ("REVOCATION_FAIL_OPEN", "3")]);
+    let (a, b) = (Replica::over(&pg, &redis, &s).await, Replica::over(&pg, &redis, &s).await);
+    let client = Client::new();
+    let name = unique_name("frozen");
+    assert_eq!(client.register(&a, &name).await.status, 201);
+    let sessions = logged_in(&client, &a, &name, 3).await;
+    let (revoked, live, later) = (&sessions[0], &sessions[1], &sessions[2]);
+    assert_eq!(client.logout(&a, &revoked.refresh).await.status, 200);
+    until_revoked(&client, &b, &revoked.access, Duration::from_secs(10)).await;
+    for s in [live, later] {
+        assert_eq!(client.me(&b, &s.access).await.status, 200);
+    }
+
+    redis.freeze();
+    let frozen = Instant::now();
+    // Out of touch, B answers from what it knows: the revoked token stays refused, a live one
+    // passes, for REVOCATION_FAIL_OPEN at most ...
+    let answer = client.me(&b, &revoked.access).await;
+    assert_eq!((answer.status, answer.code()), (401, "SESSION_REVOKED"));
+    assert_eq!(client.me(&b, &live.access).await.status, 200);
+    // ... then it refuses every bearer token with a 503 it can retry, until Redis is back.
+    let closed = loop {
+        let answer = client.me(&b, &live.access).await;
+        if answer.status == 503 {
+            answer.assert_unavailable("a bearer check out of touch past the bound");
+            break frozen.elapsed();
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(frozen.elapsed() < Duration::from_secs(30), "B never failed closed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(closed >= Duration::from_secs(3), "failed closed after {closed:?}, before the bound");
+    // Ending a session while Redis is frozen fails (503): nothing ends unseen.
+    client.logout(&a, &later.refresh).await.assert_unavailable_envelope("a logout while Redis is frozen");
+
+    redis.thaw();
+    let started = Instant::now();
+    for at in [&a, &b] {
+        loop {
+            let answer = client.me(at, &live.access).await;
+            if answer.status == 200 {
+                break;
+            }
+            assert_eq!(answer.status, 503, "{}", answer.body);
+            assert!(started.elapsed() < Duration::from_secs(20), "{} did not recover", at.base);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for at in [&a, &b] {
+        let answer = client.me(at, &revoked.access).await;
+        assert_eq!((answer.status, answer.code()), (401, "SESSION_REVOKED"), "{}", answer.body);
+    }
+    // The logout that failed can be retried, and reaches B.
+    assert_eq!(client.logout(&a, &later.refresh).await.status, 200);
+    until_revoked(&client, &b, &later.access, Duration::from_secs(10)).await;
+    assert!(b.log_text().contains("revocation channel lost"));
+}
+
+#[tokio::test]
+async fn a_replica_started_after_a_revocation_refuses_the_token_from_its_first_request() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let s = settings(&[NO_HEARTBEAT]);
+    let a = Replica::over(&pg, &redis, &s).await;
+    let client = Client::new();
+    let name = unique_name("late-replica");
+    assert_eq!(client.register(&a, &name).await.status, 201);
+    let sessions = logged_in(&client, &a, &name, 2).await;
+    assert_eq!(client.logout(&a, &sessions[0].refresh).await.status, 200);
+
+    let c = Replica::start(&pg.url(), &redis.url(), &s).await;
+    let first = client.me(&c, &sessions[0].access).await;
+    assert_eq!((first.status, first.code()), (401, "SESSION_REVOKED"), "{}", first.body);
+    assert_eq!(client.me(&c, &sessions[1].access).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_account_disabled_through_one_replicas_admin_api_is_refused_by_the_other() {
+    const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let management = crate::services::free_port();
+    let metrics_addr = format!("127.0.0.1:{management}");
+    let a = Replica::over(&pg, &redis, &settings(&[NO_HEARTBEAT, ("METRICS_ADDR", &metrics_addr), ("ADMIN_TOKEN", ADMIN_TOKEN)])).await;
+    let b = Replica::over(&pg, &redis, &settings(&[NO_HEARTBEAT])).await;
+    let client = Client::new();
+    let name = unique_name("disabled");
+    let registered = client.register(&a, &name).await;
+    let user_id = registered.body["content"]["user"]["id"].as_str().unwrap().to_string();
+    let sessions = logged_in(&client, &b, &name, 2).await;
+    for s in &sessions {
+        assert_eq!(client.me(&b, &s.access).await.status, 200);
+    }
+    let resp =
+        client.http.post(format!("http://{metrics_addr}/admin/users/{user_id}/disable")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    for s in &sessions {
+        until_revoked(&client, &b, &s.access, Duration::from_secs(10)).await;
+    }
+    let login = client.login(&b, &name).await;
+    assert_eq!((login.status, login.code()), (403, "ACCOUNT_DISABLED"), "{}", login.body);
+}

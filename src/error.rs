@@ -105,6 +105,12 @@ pub enum ApiError {
     /// `/admin/users/{id}` for an id no user has.
     #[error("user not found")]
     UserNotFound,
+    /// `/admin/keys/{kid}/retire` for a kid no verifying key has.
+    #[error("key not found")]
+    KeyNotFound,
+    /// `/admin/keys/{kid}/retire` for the HS256 key, which is `JWT_SECRET` itself.
+    #[error("key not retirable")]
+    KeyNotRetirable,
 }
 
 impl ApiError {
@@ -144,6 +150,8 @@ impl ApiError {
             ApiError::AccountDisabled => "ACCOUNT_DISABLED",
             ApiError::AdminTokenInvalid => "ADMIN_TOKEN_INVALID",
             ApiError::UserNotFound => "USER_NOT_FOUND",
+            ApiError::KeyNotFound => "KEY_NOT_FOUND",
+            ApiError::KeyNotRetirable => "KEY_NOT_RETIRABLE",
         }
     }
 
@@ -159,7 +167,9 @@ impl ApiError {
             | ApiError::MethodNotAllowed
             | ApiError::RequestTimeout
             | ApiError::SessionNotFound
-            | ApiError::UserNotFound => "RequestError",
+            | ApiError::UserNotFound
+            | ApiError::KeyNotFound
+            | ApiError::KeyNotRetirable => "RequestError",
             ApiError::InvalidCredentials
             | ApiError::MissingAccessToken
             | ApiError::InvalidAccessToken
@@ -228,6 +238,8 @@ impl ApiError {
             ApiError::AccountDisabled => "this account has been disabled; contact the operators of this service".into(),
             ApiError::AdminTokenInvalid => "send the admin token as Authorization: Bearer <ADMIN_TOKEN>".into(),
             ApiError::UserNotFound => "no user has this id".into(),
+            ApiError::KeyNotFound => "no verifying key has this kid".into(),
+            ApiError::KeyNotRetirable => "the HS256 key is JWT_SECRET itself: change the secret instead".into(),
         }
     }
 
@@ -253,7 +265,8 @@ impl ResponseError for ApiError {
             }
             ApiError::UnsupportedMediaType | ApiError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound | ApiError::SessionNotFound | ApiError::UserNotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::SessionNotFound | ApiError::UserNotFound | ApiError::KeyNotFound => StatusCode::NOT_FOUND,
+            ApiError::KeyNotRetirable => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -357,6 +370,8 @@ mod tests {
             ApiError::AccountDisabled,
             ApiError::AdminTokenInvalid,
             ApiError::UserNotFound,
+            ApiError::KeyNotFound,
+            ApiError::KeyNotRetirable,
         ];
         for err in all {
             let body = body_of(&err);

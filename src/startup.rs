@@ -182,6 +182,7 @@ impl Application {
             timeout: actor_timeout,
             workers: config.http.workers,
             audit: audit.clone(),
+            keys: keys.clone(),
         });
         let metrics = match (config.http.metrics_addr, recorder) {
             (Some(addr), Some(recorder)) => Some(serve_management(addr, recorder, admin)?),
@@ -327,6 +328,7 @@ struct AdminParts {
     timeout: std::time::Duration,
     workers: usize,
     audit: AuditLog,
+    keys: Keys,
 }
 
 impl AdminParts {
@@ -339,7 +341,7 @@ impl AdminParts {
             TokenBackend::Memory(_) => Revocations::local(self.table.clone()),
         };
         let tokens = TokenStore::new(TokenStoreActor::new(backend, self.key.clone()).start(), self.timeout);
-        Admin { users, tokens, revocations, audit: self.audit.clone() }
+        Admin { users, tokens, revocations, audit: self.audit.clone(), keys: self.keys.clone() }
     }
 }
 

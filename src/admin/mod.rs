@@ -14,7 +14,8 @@ use crate::actors::token_store::SessionInfo;
 use crate::actors::user_repo::{Lookup, Search, UserRecord};
 use crate::actors::{TokenStore, User, Users};
 use crate::audit::{AuditEvent, AuditLog, Kind};
-use crate::error::ApiError;
+use crate::error::{ApiError, Dependency};
+use crate::keys::{KeyError, Keys, MaintainError, PlanError};
 use crate::middleware::RequestId;
 use crate::revocation::{Reason, Revocations};
 
@@ -29,6 +30,8 @@ pub struct Admin {
     pub tokens: TokenStore,
     pub revocations: Revocations,
     pub audit: AuditLog,
+    /// The signing keys: rotate now, retire a key now.
+    pub keys: Keys,
 }
 
 /// A user as an operator sees it: the public fields and whether the account is disabled.
@@ -129,6 +132,27 @@ impl Admin {
         Ok(())
     }
 
+    /// Rotates the signing keys now: the next key becomes current (a new next key is published
+    /// behind it); answers the new current kid. Every replica signs with it from its next reload.
+    pub async fn rotate_key(&self, rid: &RequestId) -> Result<String, ApiError> {
+        let kid = self.keys.rotate_now().await.map_err(key_error)?;
+        crate::metrics::sessions::admin_action("rotate_key");
+        self.audit.record(rid, Kind::KeyRotated, None, None);
+        log::warn!(target: "gatehouse::admin", "signing keys rotated by an operator kid={kid} rid={rid}");
+        Ok(kid)
+    }
+
+    /// Retires a (compromised) key now: the tokens it signed are refused here at once and on
+    /// every replica from its next reload (`SIGNING_KEY_REFRESH`); if it was current, the next
+    /// key signs.
+    pub async fn retire_key(&self, rid: &RequestId, kid: &str) -> Result<(), ApiError> {
+        self.keys.retire_now(kid).await.map_err(key_error)?;
+        crate::metrics::sessions::admin_action("retire_key");
+        self.audit.record(rid, Kind::KeyRetired, None, None);
+        log::warn!(target: "gatehouse::admin", "signing key retired by an operator kid={kid} rid={rid}");
+        Ok(())
+    }
+
     /// The audit trail, newest first: of one user (`Some`), or of everyone; a page of `limit`
     /// before the event `cursor`.
     pub async fn events(&self, user_id: Option<Uuid>, limit: u32, cursor: Option<i64>) -> Result<EventPage, ApiError> {
@@ -144,4 +168,17 @@ impl Admin {
 pub struct EventPage {
     pub events: Vec<AuditEvent>,
     pub next_cursor: Option<i64>,
+}
+
+/// A key worker's failure as the admin API answers it: an unknown kid is a 404, the HS256 key a
+/// 409; anything else is the database's (503).
+fn key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Maintain(MaintainError::Refused(PlanError::UnknownKid)) => ApiError::KeyNotFound,
+        KeyError::Maintain(MaintainError::Refused(PlanError::SecretKey)) => ApiError::KeyNotRetirable,
+        other => {
+            log::warn!(target: "gatehouse::admin", "a key action failed: {other}");
+            ApiError::Unavailable(Dependency::Database)
+        }
+    }
 }

@@ -41,6 +41,12 @@ pub enum Kind {
     AccountEnabled,
     SessionsEndedByAdmin,
     UserDeleted,
+    PasswordChanged,
+    PasswordReset,
+    EmailChanged,
+    AccountDeleted,
+    KeyRotated,
+    KeyRetired,
 }
 
 impl Kind {
@@ -57,13 +63,24 @@ impl Kind {
             Kind::AccountEnabled => "account_enabled",
             Kind::SessionsEndedByAdmin => "sessions_ended_by_admin",
             Kind::UserDeleted => "user_deleted",
+            Kind::PasswordChanged => "password_changed",
+            Kind::PasswordReset => "password_reset",
+            Kind::EmailChanged => "email_changed",
+            Kind::AccountDeleted => "account_deleted",
+            Kind::KeyRotated => "key_rotated",
+            Kind::KeyRetired => "key_retired",
         }
     }
 
     /// Who acted: the user themselves, an operator through the admin API, or the service.
     fn actor(self) -> &'static str {
         match self {
-            Kind::AccountDisabled | Kind::AccountEnabled | Kind::SessionsEndedByAdmin | Kind::UserDeleted => "admin",
+            Kind::AccountDisabled
+            | Kind::AccountEnabled
+            | Kind::SessionsEndedByAdmin
+            | Kind::UserDeleted
+            | Kind::KeyRotated
+            | Kind::KeyRetired => "admin",
             Kind::RefreshReuse => "service",
             _ => "user",
         }

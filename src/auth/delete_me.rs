@@ -15,5 +15,7 @@ pub async fn delete_me(services: &Services, rid: &RequestId, user_id: Uuid, pass
     end_sessions(services, rid, user_id, Caller::Leaves).await?;
     services.users.delete(user_id).await?;
     log::info!(target: "gatehouse::auth", "account deleted user_id={user_id} rid={rid}");
+    // The trail outlives the account (no foreign key): who left, and when.
+    services.audit.record(rid, crate::audit::Kind::AccountDeleted, Some(user_id), None);
     Ok(())
 }

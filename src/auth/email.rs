@@ -27,6 +27,9 @@ pub async fn verify_email(services: &Services, rid: &RequestId, ip: IpAddr, toke
     services.users.forget(verified.user_id);
     let changed = if verified.previous.is_some() { " (changed)" } else { "" };
     log::info!(target: "gatehouse::auth", "email verified{changed} user_id={} rid={rid}", verified.user_id);
+    if verified.previous.is_some() {
+        services.audit.record(rid, crate::audit::Kind::EmailChanged, Some(verified.user_id), Some(ip));
+    }
     let record = services.users.find(Lookup::Id(verified.user_id)).await?.ok_or(ApiError::InvalidAccountToken)?;
     Ok(record.user)
 }

@@ -10,6 +10,7 @@ use super::{Services, Session};
 use crate::account_store::Purpose;
 use crate::actors::token_store::SessionMeta;
 use crate::actors::user_repo::Lookup;
+use crate::audit::Kind;
 use crate::domain::{Email, Identifier};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
@@ -40,6 +41,7 @@ pub async fn change_password(
     services.account.change_password(user_id, &hash).await?;
     services.users.forget(user_id);
     log::info!(target: "gatehouse::auth", "password changed user_id={user_id} rid={rid}");
+    services.audit.record(rid, Kind::PasswordChanged, Some(user_id), Some(ip));
     // `Caller::Continues` always yields the caller's token.
     let meta = SessionMeta::new(ip, change.user_agent.as_deref());
     let refresh = end_sessions(services, rid, user_id, Caller::Continues(meta)).await?.ok_or(ApiError::Internal)?;
@@ -96,6 +98,7 @@ pub async fn reset_password(services: &Services, rid: &RequestId, ip: IpAddr, re
     };
     services.users.forget(user_id);
     log::info!(target: "gatehouse::auth", "password reset user_id={user_id} rid={rid}");
+    services.audit.record(rid, Kind::PasswordReset, Some(user_id), Some(ip));
     let meta = SessionMeta::new(ip, reset.user_agent.as_deref());
     let refresh = end_sessions(services, rid, user_id, Caller::Continues(meta)).await?.ok_or(ApiError::Internal)?;
     let record = services.users.find(Lookup::Id(user_id)).await?.ok_or(ApiError::InvalidAccountToken)?;

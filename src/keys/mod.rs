@@ -13,7 +13,8 @@ mod worker;
 
 pub use algorithm::Algorithm;
 pub use manager::{KeyError, Keys, fresh_key};
-pub use plan::{HS256_KID, KeyRow, Policy};
+pub use plan::{HS256_KID, KeyRow, PlanError, Policy};
 pub use seal::{Sealer, UnsealError};
 pub use set::{Context, KeyRing, KeySet, SigningKey, VerifyKey};
+pub use store::MaintainError;
 pub use worker::KeyWorker;

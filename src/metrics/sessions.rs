@@ -25,7 +25,7 @@ pub fn audit_failed(kind: &'static str, events: usize) {
 }
 
 /// The admin API's actions, the label of `ADMIN_ACTIONS`.
-const ADMIN: &[&str] = &["disable", "enable", "end_sessions", "delete"];
+const ADMIN: &[&str] = &["disable", "enable", "end_sessions", "delete", "rotate_key", "retire_key"];
 
 /// An operator's action through the admin API that changed something.
 pub fn admin_action(action: &'static str) {

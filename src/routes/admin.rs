@@ -19,7 +19,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/admin/users/{id}/enable").route(web::post().to(enable)))
         .service(web::resource("/admin/users/{id}/sessions").route(web::delete().to(end_sessions)))
         .service(web::resource("/admin/users/{id}/events").route(web::get().to(user_events)))
-        .service(web::resource("/admin/events").route(web::get().to(all_events)));
+        .service(web::resource("/admin/events").route(web::get().to(all_events)))
+        .service(web::resource("/admin/keys/rotate").route(web::post().to(rotate_key)))
+        .service(web::resource("/admin/keys/{kid}/retire").route(web::post().to(retire_key)));
 }
 
 #[derive(Deserialize)]
@@ -93,4 +95,24 @@ async fn user_events(
 async fn all_events(_: AdminCaller, admin: web::Data<Admin>, query: web::Query<EventsQuery>) -> Result<HttpResponse, ApiError> {
     let page = admin.events(None, query.limit.unwrap_or(DEFAULT_LIMIT), query.cursor).await?;
     Ok(success(StatusCode::OK, page))
+}
+
+#[derive(Serialize)]
+struct Rotated {
+    /// The key that signs from now on.
+    current_kid: String,
+}
+
+#[derive(Serialize)]
+struct Retired {
+    retired: String,
+}
+
+async fn rotate_key(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>) -> Result<HttpResponse, ApiError> {
+    Ok(success(StatusCode::OK, Rotated { current_kid: admin.rotate_key(&rid).await? }))
+}
+
+async fn retire_key(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>, kid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    admin.retire_key(&rid, &kid).await?;
+    Ok(success(StatusCode::OK, Retired { retired: kid.into_inner() }))
 }

@@ -214,3 +214,46 @@ async fn security_events_and_admin_actions_reach_the_audit_trail_without_a_secre
     let events = app.events_when(&path, 5).await;
     assert_eq!(events[0]["kind"], "user_deleted");
 }
+
+#[actix_web::test]
+async fn an_operator_rotates_the_signing_keys_now_and_retires_a_compromised_key_at_once() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    let before = app.current_kid();
+
+    let (status, body) = app.admin(Method::POST, "/admin/keys/rotate").await;
+    assert_eq!(status, 200, "{body}");
+    let current = body["content"]["current_kid"].as_str().unwrap().to_string();
+    assert_ne!(current, before, "the next key signs");
+    assert_eq!(app.current_kid(), current);
+    // A rotation retires the old key gently: its tokens verify until they expire.
+    assert_eq!(app.me(&user.access_token).await.status(), 200);
+
+    // A compromised key is retired at once: the tokens it signed are refused, even one this
+    // process has already verified and remembers.
+    let (status, body) = app.admin(Method::POST, &format!("/admin/keys/{before}/retire")).await;
+    assert_eq!((status, body["content"]["retired"].as_str()), (200, Some(before.as_str())), "{body}");
+    refused(app.me(&user.access_token).await, 401, "INVALID_ACCESS_TOKEN").await;
+    let jwks: Value = app.client.get(format!("{}/.well-known/jwks.json", app.address)).send().await.unwrap().json().await.unwrap();
+    assert!(jwks["keys"].as_array().unwrap().iter().all(|k| k["kid"] != before.as_str()), "gone from the JWKS: {jwks}");
+
+    let (status, body) = app.admin(Method::POST, "/admin/keys/no-such-kid/retire").await;
+    assert_envelope(&body, status, "KEY_NOT_FOUND", "");
+    assert_eq!(status, 404);
+    refused(app.admin_with(Method::POST, "/admin/keys/rotate", Some("not the admin token")).await, 401, "ADMIN_TOKEN_INVALID").await;
+
+    let kinds: Vec<String> =
+        app.events_when("/admin/events", 2).await.iter().filter_map(|e| e["kind"].as_str().map(str::to_string)).collect();
+    assert!(kinds.starts_with(&["key_retired".to_string(), "key_rotated".to_string()]), "{kinds:?}");
+}
+
+#[actix_web::test]
+async fn a_password_change_reaches_the_audit_trail() {
+    let app = admin_app().await;
+    let user = app.register_user().await;
+    let change = json!({"current_password": PASSWORD, "new_password": "a brand new passphrase"});
+    assert_eq!(app.post_bearer("/auth/password", &user.access_token, &change).await.status(), 200);
+    let events = app.events_when(&format!("/admin/users/{}/events", user.user_id), 1).await;
+    assert_eq!(events[0]["kind"], "password_changed");
+    assert_eq!(events[0]["actor"], "user");
+}

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 
-use super::password::BEARER;
 use crate::auth;
 use crate::client::CheckedOrigin;
 use crate::domain::ValidationError;
@@ -33,7 +32,7 @@ impl Declared for DeleteMe {
     const ERRORS: &'static [&'static [ApiError]] = &[
         facts::JSON_BODY,
         facts::ORIGIN_CHECKED,
-        BEARER,
+        facts::BEARER,
         &[ApiError::Validation(ValidationError::PasswordTooLong)],
         &[ApiError::InvalidCredentials],
         facts::THROTTLED,

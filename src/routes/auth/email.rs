@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 
 use super::me::MeContent;
-use super::password::{BEARER, QueuedContent};
+use super::password::QueuedContent;
 use crate::actors::User;
 use crate::auth::{self, EmailChange};
 use crate::client::ClientIp;
@@ -64,7 +64,7 @@ pub struct ResendVerification;
 
 impl Declared for ResendVerification {
     const ERRORS: &'static [&'static [ApiError]] = &[
-        BEARER,
+        facts::BEARER,
         &[ApiError::RateLimited { retry_after: std::time::Duration::from_secs(60) }],
         &[ApiError::Unavailable(Dependency::Database), ApiError::Unavailable(Dependency::TokenStore), ApiError::Internal],
     ];
@@ -92,7 +92,7 @@ pub struct ChangeEmail;
 impl Declared for ChangeEmail {
     const ERRORS: &'static [&'static [ApiError]] = &[
         facts::JSON_BODY,
-        BEARER,
+        facts::BEARER,
         &[
             ApiError::Validation(ValidationError::EmailInvalid),
             ApiError::Validation(ValidationError::EmailTooLong),

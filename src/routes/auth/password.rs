@@ -15,9 +15,6 @@ use crate::middleware::RequestId;
 use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 
-/// What a bearer-protected route may answer about its token.
-pub(super) const BEARER: &[ApiError] = &[ApiError::MissingAccessToken, ApiError::InvalidAccessToken, ApiError::ExpiredAccessToken];
-
 /// What a new password may be refused for.
 pub(super) const NEW_PASSWORD: &[ApiError] = &[
     ApiError::Validation(ValidationError::PasswordTooShort),
@@ -39,7 +36,7 @@ impl Declared for ChangePassword {
     const ERRORS: &'static [&'static [ApiError]] = &[
         facts::JSON_BODY,
         facts::ORIGIN_CHECKED,
-        BEARER,
+        facts::BEARER,
         NEW_PASSWORD,
         &[ApiError::InvalidCredentials],
         facts::THROTTLED,

@@ -11,8 +11,10 @@ use super::Algorithm;
 
 /// A private key, parsed once when the key set loads: signing then costs the signature alone
 /// (jsonwebtoken's `encode` re-parses its key on every call, about twice the cost for EdDSA).
+/// Ed25519 signs with AWS-LC (see `Cargo.toml`); generating keys and checking public points
+/// stay with ed25519-dalek, off the request path.
 pub enum Signer {
-    Ed25519(Box<ed25519_dalek::SigningKey>),
+    Ed25519(Box<aws_lc_rs::signature::Ed25519KeyPair>),
     P256(Box<p256::ecdsa::SigningKey>),
     Hmac(Vec<u8>),
 }
@@ -49,7 +51,8 @@ impl Signer {
         Ok(match alg {
             Algorithm::EdDSA => {
                 let seed: [u8; 32] = private.try_into().map_err(|_| MalformedKey(alg))?;
-                Signer::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))
+                let key = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| MalformedKey(alg))?;
+                Signer::Ed25519(Box::new(key))
             }
             Algorithm::ES256 => Signer::P256(Box::new(p256::ecdsa::SigningKey::from_slice(private).map_err(|_| MalformedKey(alg))?)),
             Algorithm::HS256 => Signer::Hmac(private.to_vec()),
@@ -59,10 +62,10 @@ impl Signer {
     /// The JWS signature of `input` (`header.payload`), in the JWS form: Ed25519's 64 bytes,
     /// ECDSA's `r || s` (RFC 7518 §3.4, not DER), HMAC's 32 bytes.
     pub fn sign(&self, input: &[u8]) -> Vec<u8> {
-        use ed25519_dalek::Signer as _;
         match self {
-            Signer::Ed25519(key) => key.sign(input).to_bytes().to_vec(),
+            Signer::Ed25519(key) => key.sign(input).as_ref().to_vec(),
             Signer::P256(key) => {
+                use p256::ecdsa::signature::Signer as _;
                 let signature: p256::ecdsa::Signature = key.sign(input);
                 signature.to_bytes().to_vec()
             }
@@ -137,6 +140,24 @@ mod tests {
             assert!(!verifies(alg, &public, b"aGVhZGVy.cGF5bG9hZB", &signature), "{alg}: another input");
             let (_, other) = generate(alg);
             assert!(!verifies(alg, &other, b"aGVhZGVy.cGF5bG9hZA", &signature), "{alg}: another key");
+        }
+    }
+
+    #[test]
+    fn ed25519_signatures_are_rfc_8032_and_the_same_bytes_as_ed25519_dalek() {
+        // RFC 8032 §7.1, test 1: the empty message.
+        let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+        let seed = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let expected = hex(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        );
+        assert_eq!(Signer::from_private(Algorithm::EdDSA, &seed).unwrap().sign(b""), expected);
+        for _ in 0..32 {
+            let (private, _) = generate(Algorithm::EdDSA);
+            let input = format!("aGVhZGVy.{}", URL_SAFE_NO_PAD.encode(private.repeat(3)));
+            let dalek = ed25519_dalek::SigningKey::from_bytes(&private.clone().try_into().unwrap());
+            let theirs = ed25519_dalek::Signer::sign(&dalek, input.as_bytes()).to_bytes();
+            assert_eq!(Signer::from_private(Algorithm::EdDSA, &private).unwrap().sign(input.as_bytes()), theirs);
         }
     }
 

@@ -270,6 +270,9 @@ class Bench:
         self.workdir = tempfile.mkdtemp(prefix="gh-bench-")
         cleanup.add("work directory", lambda: shutil.rmtree(self.workdir, ignore_errors=True))
         self.users_file = os.path.join(self.workdir, "users.txt")
+        # The bearer scenarios' users, never logged in by the load: with one session per user
+        # (the default), the login scenarios would end the sessions their tokens belong to.
+        self.bearers_file = os.path.join(self.workdir, "bearers.txt")
         self.redis = None if args.embedded else Redis(os.environ["REDIS_URL"])
         self.prefix = f"gh-bench:{os.getpid()}:"
 
@@ -328,6 +331,13 @@ class Bench:
             rows = list(pool.map(self.gh.register, names))
         with open(self.users_file, "w") as f:
             f.writelines(f"{name} {access} {refresh}\n" for name, access, refresh in rows)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            rows = list(pool.map(self.gh.register, [f"bench_me_{i:02d}" for i in range(16)]))
+        with open(self.bearers_file, "w") as f:
+            f.writelines(f"{name} {access} {refresh}\n" for name, access, refresh in rows)
+
+    def users_for(self, script):
+        return self.bearers_file if script == "me.lua" else self.users_file
 
     # --- baselines -------------------------------------------------------------------------
 
@@ -386,7 +396,7 @@ class Bench:
         redis_pid = self.redis.pid() if self.redis else None
         reset_peak_rss(self.gh.pid)
         cpu_before = cpu_seconds(self.gh.pid), cpu_seconds(redis_pid), machine_cpu_seconds()
-        procs = [(key, conns, run_wrk(script, self.gh.base + path, conns, self.seconds, self.users_file, threads=1 if len(runs) > 1 else None))
+        procs = [(key, conns, run_wrk(script, self.gh.base + path, conns, self.seconds, self.users_for(script), threads=1 if len(runs) > 1 else None))
                  for key, script, path, conns in runs]
         results = [(key, conns, wrk_result(p)) for key, conns, p in procs]
         cpu_after = cpu_seconds(self.gh.pid), cpu_seconds(redis_pid), machine_cpu_seconds()
@@ -447,7 +457,7 @@ class Bench:
         assert status == 201, status
         # Enough load for every sample: a login costs one Argon2 verification.
         seconds = max(self.seconds, int(n * 0.15) + 5)
-        loads = [run_wrk("me.lua", g.base + "/auth/me", connections, seconds, self.users_file, threads=1) for g in (a, b)]
+        loads = [run_wrk("me.lua", g.base + "/auth/me", connections, seconds, self.bearers_file, threads=1) for g in (a, b)]
         delays, started = [], time.perf_counter()
         try:
             for _ in range(n):

@@ -39,6 +39,8 @@ use crate::tokens::{AccessTokens, AccountTokenKey, RefreshKey};
 
 /// How often the live refresh tokens are counted.
 const LIVE_TOKENS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long a stopping process waits for the audit writer.
+const AUDIT_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often the stores are pinged and the pools sampled.
 const DEPENDENCIES_INTERVAL: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -48,6 +50,7 @@ pub struct Application {
     token_backend: TokenBackend,
     metrics: Option<MetricsServer>,
     keys: Keys,
+    audit: AuditLog,
 }
 
 impl Application {
@@ -139,8 +142,8 @@ impl Application {
         }
         // The audit trail: one queue and one writer per process, off the request path.
         let (audit_queue, audit_events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
-        AuditWorker::new(audit_events, user_store.clone(), schema.clone(), config.audit.retention).start();
         let audit = AuditLog::new(audit_queue, user_store.clone());
+        AuditWorker::new(audit_events, user_store.clone(), schema.clone(), config.audit.retention, audit.progress()).start();
         let hasher = Hasher::start(&config.argon2, config.hasher.threads, config.hasher.queue, config.hasher.nice);
         crate::metrics::hasher_threads(config.hasher.threads);
         let user_cache = Arc::new(UserCache::new(config.stores.user_cache_ttl, config.stores.user_cache_size));
@@ -205,6 +208,7 @@ impl Application {
         let workers = config.http.workers;
         let connections = crate::connections::Bounds::from_config(&config);
         let body_read_timeout = connections.body_read_timeout;
+        let exit_audit = audit.clone();
         let server = HttpServer::new(move || {
             // The token store and user repository actors are started here, once per HTTP
             // worker, so each worker's requests run on a thread of their own; a single shared
@@ -272,7 +276,7 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("gatehouse listening on http://{}:{port}", config.http.host);
-        Ok(Application { port, server, token_backend, metrics, keys })
+        Ok(Application { port, server, token_backend, metrics, keys, audit: exit_audit })
     }
 
     pub fn port(&self) -> u16 {
@@ -284,12 +288,18 @@ impl Application {
         self.metrics.as_ref().map(|m| m.port)
     }
 
-    /// Runs until SIGINT or SIGTERM, then stops accepting and lets in-flight requests finish
-    /// within `SHUTDOWN_GRACE`.
+    /// Runs until SIGINT or SIGTERM, then stops accepting, lets in-flight requests finish
+    /// within `SHUTDOWN_GRACE`, and gives the audit writer `AUDIT_SETTLE` to write their events.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some(metrics) = self.metrics {
             metrics.handle.stop(true).await;
+        }
+        // Reliability: the last requests' audit events are written, not lost with the process
+        // (the writer waits up to 50 ms to fill a batch). Bounded: a database that is away must
+        // not hold the exit.
+        if !self.audit.settle(AUDIT_SETTLE).await {
+            log::warn!(target: "gatehouse::audit", "audit events still queued at exit were not written (the database did not take them within {AUDIT_SETTLE:?})");
         }
         result
     }

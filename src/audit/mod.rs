@@ -10,6 +10,8 @@ mod worker;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -114,24 +116,68 @@ pub struct AuditEvent {
 pub struct AuditLog {
     queue: mpsc::Sender<Event>,
     store: Arc<UserStore>,
+    progress: Arc<Progress>,
+}
+
+/// How many events were queued, and how many of them the writer is done with (written, or
+/// dropped with a failed batch): a stopping process waits for the two to meet.
+#[derive(Default)]
+pub struct Progress {
+    queued: AtomicU64,
+    settled: AtomicU64,
+}
+
+impl Progress {
+    /// The writer is done with `n` more events.
+    pub fn settled(&self, n: usize) {
+        self.settled.fetch_add(n as u64, Ordering::AcqRel);
+    }
+
+    fn pending(&self) -> u64 {
+        let settled = self.settled.load(Ordering::Acquire);
+        self.queued.load(Ordering::Acquire).saturating_sub(settled)
+    }
 }
 
 impl AuditLog {
     pub fn new(queue: mpsc::Sender<Event>, store: UserStore) -> AuditLog {
-        AuditLog { queue, store: Arc::new(store) }
+        AuditLog { queue, store: Arc::new(store), progress: Arc::default() }
+    }
+
+    /// What the writer reports its progress to (`AuditWorker::new`).
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
     }
 
     /// Queues an event; never waits. Reliability: a full queue (the database far behind) drops
     /// the event and counts it, rather than slow a login down.
     pub fn record(&self, rid: &RequestId, kind: Kind, user_id: Option<Uuid>, ip: Option<IpAddr>) {
         let event = Event { at: Utc::now(), kind, user_id, ip, request_id: rid.0.clone() };
+        // Counted before the send, so the writer can never be seen done with an event not yet
+        // counted as queued.
+        self.progress.queued.fetch_add(1, Ordering::AcqRel);
         match self.queue.try_send(event) {
             Ok(()) => crate::metrics::sessions::audit_queue(QUEUE - self.queue.capacity()),
             Err(_) => {
+                self.progress.queued.fetch_sub(1, Ordering::AcqRel);
                 crate::metrics::sessions::audit_failed("dropped", 1);
                 log::warn!(target: "gatehouse::audit", "audit queue full: a {} event was dropped rid={rid}", kind.label());
             }
         }
+    }
+
+    /// Waits until the writer is done with every event queued so far, `within` at most; `false`
+    /// if some were still waiting then. Reliability: called once the HTTP server has stopped, so
+    /// the events of its last requests are written before the process ends.
+    pub async fn settle(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.progress.pending() > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// The newest events first, of one user or of all, before the event `cursor`.

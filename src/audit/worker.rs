@@ -2,13 +2,14 @@
 //! batches (a batch at most every `FLUSH` or as soon as `BATCH` events wait), and prunes the
 //! events older than `AUDIT_RETENTION_DAYS` once an hour (and at start).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context, WrapFuture};
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use super::{Event, insert, prune};
+use super::{Event, Progress, insert, prune};
 use crate::actors::user_repo::{Schema, UserStore};
 
 const BATCH: usize = 256;
@@ -20,11 +21,18 @@ pub struct AuditWorker {
     store: UserStore,
     schema: Schema,
     retention: Duration,
+    progress: Arc<Progress>,
 }
 
 impl AuditWorker {
-    pub fn new(queue: mpsc::Receiver<Event>, store: UserStore, schema: Schema, retention: Duration) -> AuditWorker {
-        AuditWorker { queue: Some(queue), store, schema, retention }
+    pub fn new(
+        queue: mpsc::Receiver<Event>,
+        store: UserStore,
+        schema: Schema,
+        retention: Duration,
+        progress: Arc<Progress>,
+    ) -> AuditWorker {
+        AuditWorker { queue: Some(queue), store, schema, retention, progress }
     }
 }
 
@@ -34,7 +42,7 @@ impl Actor for AuditWorker {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let Some(queue) = self.queue.take() else { return };
         let (store, schema) = (self.store.clone(), self.schema.clone());
-        ctx.spawn(drain(queue, store.clone(), schema.clone()).into_actor(self));
+        ctx.spawn(drain(queue, store.clone(), schema.clone(), self.progress.clone()).into_actor(self));
         let retention = chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(90));
         ctx.spawn(prune_tick(store.clone(), schema.clone(), retention).into_actor(self));
         ctx.run_interval(PRUNE_EVERY, move |act, ctx| {
@@ -71,7 +79,7 @@ pub async fn flush_batch(store: &UserStore, batch: &[Event]) -> bool {
     }
 }
 
-async fn drain(mut queue: mpsc::Receiver<Event>, store: UserStore, schema: Schema) {
+async fn drain(mut queue: mpsc::Receiver<Event>, store: UserStore, schema: Schema, progress: Arc<Progress>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let Some(first) = queue.recv().await else { return };
@@ -88,6 +96,7 @@ async fn drain(mut queue: mpsc::Receiver<Event>, store: UserStore, schema: Schem
             tokio::time::sleep(FLUSH).await;
         }
         flush_batch(&store, &batch).await;
+        progress.settled(batch.len());
         batch.clear();
         crate::metrics::sessions::audit_queue(queue.len());
     }

@@ -99,8 +99,9 @@ impl Builder {
                 let (queue, events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
                 let schema = crate::actors::user_repo::Schema::default();
                 schema.mark_ready();
-                crate::audit::AuditWorker::new(events, store.clone(), schema, Duration::from_secs(86_400)).start();
-                crate::audit::AuditLog::new(queue, store.clone())
+                let log = crate::audit::AuditLog::new(queue, store.clone());
+                crate::audit::AuditWorker::new(events, store.clone(), schema, Duration::from_secs(86_400), log.progress()).start();
+                log
             },
         };
         (services, store)

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use sqlx::{Connection, PgConnection};
+
 use crate::gatehouse::{Client, Replica, Session, unique_name};
 use crate::services::{Postgres, Redis};
 
@@ -55,6 +57,46 @@ async fn sigterm_lets_in_flight_logins_finish_then_exits_zero() {
     assert!(status.success(), "exit status {status}");
     assert!(stopped < Duration::from_secs(10), "the grace period is an upper bound, not a wait: {stopped:?}");
     assert!(app.log_text().contains("gatehouse stopped"), "the log says it stopped");
+}
+
+/// The audit events of the last requests before SIGTERM are in `audit_events` once the
+/// process has exited. The test holds a lock on the table while the last login's event is
+/// written and lets go half a second after the signal: a process that did not wait for its audit
+/// writer would be gone by then, its event with it.
+#[tokio::test]
+async fn the_audit_events_of_the_last_requests_are_written_before_the_process_exits() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let mut app = Replica::over(&pg, &redis, &[]).await;
+    let client = Client::new();
+    let name = unique_name("lastwords");
+    assert_eq!(client.register(&app, &name).await.status, 201);
+    assert_eq!(client.login_with(&app, &name, "not the password at all").await.status, 401);
+    let mut db = PgConnection::connect(&pg.url()).await.unwrap();
+    let kinds = async |db: &mut PgConnection| -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT kind FROM audit_events WHERE user_id = (SELECT id FROM users WHERE lower(username) = lower($1)) ORDER BY id",
+        )
+        .bind(&name)
+        .fetch_all(db)
+        .await
+        .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while kinds(&mut db).await.is_empty() {
+        assert!(Instant::now() < deadline, "the failed login's event was never written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let mut locker = PgConnection::connect(&pg.url()).await.unwrap();
+    let mut held = locker.begin().await.unwrap();
+    sqlx::query("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE").execute(&mut *held).await.unwrap();
+    assert_eq!(client.login(&app, &name).await.status, 200);
+    app.sigterm();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    held.commit().await.unwrap();
+    let status = app.wait_exit(Duration::from_secs(15)).expect("exits");
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(kinds(&mut db).await, ["login_failed", "login_succeeded"], "{}", app.log_text());
 }
 
 /// Idle HTTP workers stop first on SIGTERM. The store connections they opened must not

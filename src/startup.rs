@@ -20,7 +20,7 @@ use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
 use crate::actors::{CounterStore, CounterStoreActor, Hasher, TokenStore, TokenStoreActor, UserRepo, Users};
 use crate::admin::{Admin, AdminToken};
-use crate::audit::{AuditLog, AuditWorker};
+use crate::audit::AuditLog;
 use crate::auth::Services;
 use crate::config::{Config, Database, TokenStoreKind};
 use crate::cookie::RefreshCookie;
@@ -141,9 +141,7 @@ impl Application {
             );
         }
         // The audit trail: one queue and one writer per process, off the request path.
-        let (audit_queue, audit_events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
-        let audit = AuditLog::new(audit_queue, user_store.clone());
-        AuditWorker::new(audit_events, user_store.clone(), schema.clone(), config.audit.retention, audit.progress()).start();
+        let audit = AuditLog::start(user_store.clone(), schema.clone(), config.audit.retention);
         let hasher = Hasher::start(&config.argon2, config.hasher.threads, config.hasher.queue, config.hasher.nice);
         crate::metrics::hasher_threads(config.hasher.threads);
         let user_cache = Arc::new(UserCache::new(config.stores.user_cache_ttl, config.stores.user_cache_size));

@@ -39,6 +39,8 @@ MIB = 1024 * 1024
 # production cost.
 ARGON2 = {"ARGON2_M_KIB": "19456", "ARGON2_T": "2", "ARGON2_P": "1"}
 THROTTLE_OFF_LIMIT = "1000000000"
+# Users whose access tokens the bearer scenarios present (no login of the run touches them).
+BEARERS = 16
 # The forgot route's answer floor the service runs with (its default).
 FORGOT_FLOOR_MS = 250
 
@@ -325,16 +327,13 @@ class Bench:
 
     def seed(self):
         n = self.args.users
-        log(f"== seeding {n} users through POST /auth/register")
-        names = [f"bench_{i:05d}" for i in range(n)]
+        log(f"== seeding {n} users (and {BEARERS} for the bearer scenarios) through POST /auth/register")
+        groups = [(self.users_file, [f"bench_{i:05d}" for i in range(n)]), (self.bearers_file, [f"bench_me_{i:02d}" for i in range(BEARERS)])]
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            rows = list(pool.map(self.gh.register, names))
-        with open(self.users_file, "w") as f:
-            f.writelines(f"{name} {access} {refresh}\n" for name, access, refresh in rows)
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            rows = list(pool.map(self.gh.register, [f"bench_me_{i:02d}" for i in range(16)]))
-        with open(self.bearers_file, "w") as f:
-            f.writelines(f"{name} {access} {refresh}\n" for name, access, refresh in rows)
+            for path, names in groups:
+                rows = pool.map(self.gh.register, names)
+                with open(path, "w") as f:
+                    f.writelines(f"{name} {access} {refresh}\n" for name, access, refresh in rows)
 
     def users_for(self, script):
         return self.bearers_file if script == "me.lua" else self.users_file

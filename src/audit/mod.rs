@@ -13,15 +13,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use actix::Actor;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 pub use store::{EventRow, events, insert, prune};
-pub use worker::{AuditWorker, flush_batch};
+use worker::AuditWorker;
+pub use worker::flush_batch;
 
-use crate::actors::user_repo::UserStore;
+use crate::actors::user_repo::{Schema, UserStore};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 
@@ -129,7 +131,7 @@ pub struct Progress {
 
 impl Progress {
     /// The writer is done with `n` more events.
-    pub fn settled(&self, n: usize) {
+    fn settled(&self, n: usize) {
         self.settled.fetch_add(n as u64, Ordering::AcqRel);
     }
 
@@ -140,13 +142,13 @@ impl Progress {
 }
 
 impl AuditLog {
-    pub fn new(queue: mpsc::Sender<Event>, store: UserStore) -> AuditLog {
-        AuditLog { queue, store: Arc::new(store), progress: Arc::default() }
-    }
-
-    /// What the writer reports its progress to (`AuditWorker::new`).
-    pub fn progress(&self) -> Arc<Progress> {
-        self.progress.clone()
+    /// The process's audit trail: its bounded queue, and the writer that drains it, started on
+    /// the current arbiter.
+    pub fn start(store: UserStore, schema: Schema, retention: Duration) -> AuditLog {
+        let (queue, events) = mpsc::channel(QUEUE);
+        let progress = Arc::new(Progress::default());
+        AuditWorker::new(events, store.clone(), schema, retention, progress.clone()).start();
+        AuditLog { queue, store: Arc::new(store), progress }
     }
 
     /// Queues an event; never waits. Reliability: a full queue (the database far behind) drops

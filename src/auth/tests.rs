@@ -96,12 +96,9 @@ impl Builder {
                 Duration::from_secs(60),
             ))),
             audit: {
-                let (queue, events) = tokio::sync::mpsc::channel(crate::audit::QUEUE);
                 let schema = crate::actors::user_repo::Schema::default();
                 schema.mark_ready();
-                let log = crate::audit::AuditLog::new(queue, store.clone());
-                crate::audit::AuditWorker::new(events, store.clone(), schema, Duration::from_secs(86_400), log.progress()).start();
-                log
+                crate::audit::AuditLog::start(store.clone(), schema, Duration::from_secs(86_400))
             },
         };
         (services, store)

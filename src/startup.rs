@@ -87,17 +87,18 @@ impl Application {
         ));
         let jwks = web::Data::new(Jwks { ring: keys.ring(), max_age: config.signing.jwks_max_age });
         let token_backend = match &config.stores.token_store {
-            TokenStoreKind::Redis(url) => TokenBackend::Redis(Arc::new(
+            TokenStoreKind::Redis(target) => TokenBackend::Redis(Arc::new(
                 RedisTokens::new(RedisSettings {
-                    url,
+                    target,
                     prefix: &config.stores.redis_key_prefix,
                     max_connections: config.stores.redis_max_connections,
                     timeout: config.stores.dependency_timeout,
                     ttl: config.tokens.refresh_token_ttl,
                     grace: config.tokens.refresh_reuse_grace,
                     per_user: config.sessions.per_user,
+                    wait_replicas: config.stores.redis_wait_replicas,
                 })
-                .context("REDIS_URL is not a valid Redis URL")?,
+                .context("REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES does not name a Redis deployment")?,
             )),
             TokenStoreKind::Memory => TokenBackend::Memory(Arc::new(MemoryTokens::new(
                 config.tokens.refresh_token_ttl,
@@ -113,10 +114,12 @@ impl Application {
             Arc::new(RevocationTable::new(config.tokens.access_token_ttl + config.tokens.jwt_leeway, config.sessions.revocation_fail_open));
         // The embedded store's table is always in touch: every revocation is made in this process.
         crate::metrics::sessions::revocation_subscription(matches!(config.stores.token_store, TokenStoreKind::Memory));
-        if let TokenStoreKind::Redis(url) = &config.stores.token_store {
+        if let (TokenStoreKind::Redis(target), TokenBackend::Redis(redis)) = (&config.stores.token_store, &token_backend) {
+            log::info!("token store: Redis ({})", target.kind());
             RevocationListener::new(
                 ListenerSettings {
-                    url: url.clone(),
+                    target: target.clone(),
+                    pool: redis.pool().clone(),
                     prefix: config.stores.redis_key_prefix.clone(),
                     heartbeat: config.sessions.revocation_heartbeat,
                     timeout: config.stores.dependency_timeout,

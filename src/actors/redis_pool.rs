@@ -1,62 +1,105 @@
-//! `RedisPool`: the Redis connections the token store and the counter store share, the key
-//! prefix, and the one way a command is run on them (a timeout, and broken connections
-//! replaced). The stores' scripts live with the stores.
+//! `RedisPool`: the Redis connections the token store, the counter store and the revocation
+//! record share, on any of the three deployments (one node, a Sentinel-managed primary, a Redis
+//! Cluster), the key prefix, and the one way a command is run on them (a timeout, and broken
+//! connections replaced). The stores' scripts live with the stores.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bb8_redis::RedisConnectionManager;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError, RedisResult};
+use bb8_redis::bb8;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{AsyncConnectionConfig, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
+use crate::config::RedisTarget;
 use crate::error::{ApiError, Dependency};
 
-/// bb8-redis's manager, with two changes. A connection that failed is reported broken, so the
-/// pool drops it instead of handing the dead multiplexed connection out again after Redis
-/// restarts (bb8-redis never reports a connection broken; testing on every checkout instead
-/// would cost a PING round trip per request). And redis-rs's own connect and reply timeouts
-/// follow `DEPENDENCY_TIMEOUT_MS`: left at redis-rs's fixed defaults (1 s, 500 ms), a raised
-/// timeout would not be honoured.
+/// A connection a command runs on: one node's (a single node, or the primary the Sentinels
+/// name), or the cluster's, which routes each command to the node serving its key's slot and
+/// follows `MOVED` and `ASK`.
 #[derive(Clone)]
-pub struct RedisManager {
-    manager: RedisConnectionManager,
-    client: redis::Client,
-    config: AsyncConnectionConfig,
+pub enum Conn {
+    Node(MultiplexedConnection),
+    Cluster(ClusterConnection),
 }
 
-impl RedisManager {
-    fn new(url: &str, timeout: Duration) -> Result<RedisManager, RedisError> {
-        Ok(RedisManager {
-            manager: RedisConnectionManager::new(url)?,
-            client: redis::Client::open(url)?,
-            config: AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(Some(timeout)),
-        })
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Node(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
     }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Node(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Node(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Where a node connection comes from: a fixed node, or whichever primary the Sentinels name at
+/// the time of connecting (so a new connection after a failover reaches the new primary).
+#[derive(Clone)]
+enum Source {
+    Node(redis::Client),
+    Sentinel(Arc<tokio::sync::Mutex<SentinelClient>>),
+}
+
+impl Source {
+    async fn client(&self) -> RedisResult<redis::Client> {
+        match self {
+            Source::Node(client) => Ok(client.clone()),
+            Source::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+        }
+    }
+}
+
+/// bb8's manager for node connections. A connection that failed is reported broken, so the pool
+/// drops it instead of handing the dead multiplexed connection out again after Redis restarts
+/// or the Sentinels promote another primary (the old one answers writes with `READONLY`, a
+/// failure like any other); testing on every checkout instead would cost a PING round trip per
+/// request. And redis-rs's own connect and reply timeouts follow `DEPENDENCY_TIMEOUT_MS`: left
+/// at redis-rs's fixed defaults (1 s, 500 ms), a raised timeout would not be honoured.
+#[derive(Clone)]
+pub struct RedisManager {
+    source: Source,
+    config: AsyncConnectionConfig,
 }
 
 /// A pooled multiplexed connection, and whether any command sent over it failed. The flag is
 /// shared with every clone handed out, since commands run on clones after the connection went
 /// back to the pool (see `RedisPool::with_conn`).
-pub struct RedisConn {
+pub struct Pooled {
     conn: MultiplexedConnection,
     broken: Arc<AtomicBool>,
 }
 
 impl bb8::ManageConnection for RedisManager {
-    type Connection = RedisConn;
+    type Connection = Pooled;
     type Error = RedisError;
 
-    async fn connect(&self) -> Result<RedisConn, RedisError> {
-        let conn = self.client.get_multiplexed_async_connection_with_config(&self.config).await?;
-        Ok(RedisConn { conn, broken: Arc::default() })
+    async fn connect(&self) -> Result<Pooled, RedisError> {
+        let conn = self.source.client().await?.get_multiplexed_async_connection_with_config(&self.config).await?;
+        Ok(Pooled { conn, broken: Arc::default() })
     }
 
-    async fn is_valid(&self, c: &mut RedisConn) -> Result<(), RedisError> {
-        self.manager.is_valid(&mut c.conn).await
+    async fn is_valid(&self, c: &mut Pooled) -> Result<(), RedisError> {
+        redis::cmd("PING").query_async::<String>(&mut c.conn).await.map(drop)
     }
 
-    fn has_broken(&self, c: &mut RedisConn) -> bool {
+    fn has_broken(&self, c: &mut Pooled) -> bool {
         c.broken.load(Ordering::Relaxed)
     }
 }
@@ -73,52 +116,122 @@ impl Drop for Failing {
     }
 }
 
-/// A pool of Redis connections and the key prefix its users write under. Cloning shares the pool.
+/// One cluster connection, opened on first use (the service starts while the cluster is down).
+/// The cluster client keeps a multiplexed connection per node behind it, reconnects to nodes
+/// that fail and refreshes its slot map after `MOVED` or a failover, so it is never replaced.
+struct ClusterLink {
+    client: ClusterClient,
+    conn: Mutex<Option<ClusterConnection>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl ClusterLink {
+    fn new(client: ClusterClient) -> Arc<ClusterLink> {
+        Arc::new(ClusterLink { client, conn: Mutex::default(), connecting: tokio::sync::Mutex::default() })
+    }
+
+    fn current(&self) -> Option<ClusterConnection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    async fn get(&self) -> RedisResult<ClusterConnection> {
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        // One connection attempt at a time: the requests that arrive meanwhile wait for it.
+        let _one = self.connecting.lock().await;
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let conn = self.client.get_async_connection().await?;
+        *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        Ok(conn)
+    }
+}
+
+/// How connections are kept: pooled node connections, or cluster links.
+#[derive(Clone)]
+enum Links {
+    Pooled {
+        pool: bb8::Pool<RedisManager>,
+        /// The pools made by `for_worker`, shared by the whole family, so `pool_state` reports
+        /// the connections that requests actually use.
+        worker_pools: Arc<Mutex<Vec<bb8::Pool<RedisManager>>>>,
+        /// Shared, to keep the handle small: the pools hold copies of their own.
+        manager: Arc<RedisManager>,
+    },
+    Cluster {
+        link: Arc<ClusterLink>,
+        /// Every worker's link, for `pool_state`.
+        worker_links: Arc<Mutex<Vec<Arc<ClusterLink>>>>,
+    },
+}
+
+/// The Redis connections and the key prefix their users write under. Cloning shares them.
 #[derive(Clone)]
 pub struct RedisPool {
-    pool: bb8::Pool<RedisManager>,
-    /// The pools made by `for_worker`, shared by the whole family, so `pool_state` reports the
-    /// connections that requests actually use.
-    worker_pools: Arc<Mutex<Vec<bb8::Pool<RedisManager>>>>,
-    /// Shared, to keep the handle small: the pools hold copies of their own.
-    manager: Arc<RedisManager>,
+    links: Links,
     max_connections: u32,
     prefix: String,
     timeout: Duration,
+    /// `REDIS_WAIT_REPLICAS`.
+    wait_replicas: u32,
+}
+
+/// What a pool is made from.
+pub struct PoolSettings<'a> {
+    pub target: &'a RedisTarget,
+    pub prefix: &'a str,
+    pub max_connections: u32,
+    pub timeout: Duration,
+    /// Replicas a session change must reach before it is answered (`REDIS_WAIT_REPLICAS`).
+    pub wait_replicas: u32,
 }
 
 impl RedisPool {
-    /// Builds the pool without connecting: the service starts while Redis is down and
+    /// Builds the connections without connecting: the service starts while Redis is down and
     /// connects when it comes up (readiness reports it meanwhile).
-    pub fn new(url: &str, prefix: &str, max_connections: u32, timeout: Duration) -> Result<RedisPool, RedisError> {
-        let manager = Arc::new(RedisManager::new(url, timeout)?);
+    pub fn new(s: PoolSettings<'_>) -> Result<RedisPool, RedisError> {
+        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(s.timeout)).set_response_timeout(Some(s.timeout));
+        let links = match s.target {
+            RedisTarget::Node { url } => pooled(RedisManager { source: Source::Node(redis::Client::open(url.as_str())?), config }, &s),
+            RedisTarget::Sentinel { sentinels, master, url } => {
+                let sentinel = sentinel_client(sentinels, master, url.as_deref())?;
+                pooled(RedisManager { source: Source::Sentinel(Arc::new(tokio::sync::Mutex::new(sentinel))), config }, &s)
+            }
+            RedisTarget::Cluster { .. } => {
+                Links::Cluster { link: ClusterLink::new(cluster_client(s.target, s.timeout)?), worker_links: Arc::default() }
+            }
+        };
         Ok(RedisPool {
-            pool: pool(&manager, max_connections, timeout),
-            worker_pools: Arc::default(),
-            manager,
-            max_connections,
-            prefix: prefix.to_string(),
-            timeout,
+            links,
+            max_connections: s.max_connections,
+            prefix: s.prefix.to_string(),
+            timeout: s.timeout,
+            wait_replicas: s.wait_replicas,
         })
     }
 
-    /// A pool of its own, with `1 / share` of the connections, for one HTTP worker. Called on
-    /// the worker's thread: a multiplexed connection's I/O task runs on the runtime that opened
-    /// it, so each worker's Redis traffic stays on its own thread instead of crossing to
-    /// whichever thread happened to open a shared pool's connections (two cross-thread wake-ups
-    /// per command).
+    /// Connections of its own, for one HTTP worker: a pool with `1 / share` of the connections,
+    /// or a cluster connection of its own. Called on the worker's thread: a multiplexed
+    /// connection's I/O task runs on the runtime that opened it, so each worker's Redis traffic
+    /// stays on its own thread instead of crossing to whichever thread happened to open a
+    /// shared pool's connections (two cross-thread wake-ups per command).
     pub fn for_worker(&self, share: usize) -> RedisPool {
         let max_connections = (self.max_connections / share.max(1) as u32).max(1);
-        let worker_pool = pool(&self.manager, max_connections, self.timeout);
-        self.worker_pools.lock().unwrap_or_else(|p| p.into_inner()).push(worker_pool.clone());
-        RedisPool {
-            pool: worker_pool,
-            worker_pools: self.worker_pools.clone(),
-            manager: self.manager.clone(),
-            max_connections,
-            prefix: self.prefix.clone(),
-            timeout: self.timeout,
-        }
+        let links = match &self.links {
+            Links::Pooled { worker_pools, manager, .. } => {
+                let worker_pool = pool(manager, max_connections, self.timeout);
+                worker_pools.lock().unwrap_or_else(PoisonError::into_inner).push(worker_pool.clone());
+                Links::Pooled { pool: worker_pool, worker_pools: worker_pools.clone(), manager: manager.clone() }
+            }
+            Links::Cluster { link, worker_links } => {
+                let worker_link = ClusterLink::new(link.client.clone());
+                worker_links.lock().unwrap_or_else(PoisonError::into_inner).push(worker_link.clone());
+                Links::Cluster { link: worker_link, worker_links: worker_links.clone() }
+            }
+        };
+        RedisPool { links, max_connections, ..self.clone() }
     }
 
     /// The key of `id` of this `kind`, under the prefix.
@@ -130,16 +243,21 @@ impl RedisPool {
         &self.prefix
     }
 
-    /// Runs `op` on a pooled connection within the timeout.
+    /// Whether the connections are a cluster's (commands of one call must then share a slot).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.links, Links::Cluster { .. })
+    }
+
+    /// Runs `op` on a connection within the timeout.
     ///
-    /// The connection goes back to the pool as soon as it is taken, and `op` runs on a clone
-    /// of it: a multiplexed connection is made to be shared, so the concurrent requests of a
-    /// worker pipeline their commands over one socket (one write and one read for many of
+    /// A pooled connection goes back to the pool as soon as it is taken, and `op` runs on a
+    /// clone of it: a multiplexed connection is made to be shared, so the concurrent requests of
+    /// a worker pipeline their commands over one socket (one write and one read for many of
     /// them, on gatehouse's side and on Redis's) instead of taking a connection each. Every
     /// command is a single script, so none needs a connection to itself. A connection on which
     /// a command failed or timed out is marked broken: the next request skips it and the pool
-    /// replaces it.
-    pub async fn with_conn<T>(&self, op: impl AsyncFnOnce(&mut MultiplexedConnection) -> RedisResult<T>) -> Result<T, ApiError> {
+    /// replaces it (after a failover: with a connection to the new primary).
+    pub async fn with_conn<T>(&self, op: impl AsyncFnOnce(&mut Conn) -> RedisResult<T>) -> Result<T, ApiError> {
         let work = async {
             let (mut conn, mut failing) = self.shared_conn().await?;
             let result = op(&mut conn).await;
@@ -157,19 +275,48 @@ impl RedisPool {
         })
     }
 
-    /// A clone of a healthy pooled connection, and the guard that marks it broken unless the
-    /// caller disarms it. A connection found broken is dropped by the pool when it is returned
-    /// here, so the loop ends: at worst with a new connection.
-    async fn shared_conn(&self) -> Result<(MultiplexedConnection, Failing), ApiError> {
-        loop {
-            let pooled = self.pool.get().await.map_err(|e| {
-                log::warn!("token store: no Redis connection: {e}");
-                ApiError::Unavailable(Dependency::TokenStore)
-            })?;
-            if !pooled.broken.load(Ordering::Relaxed) {
-                return Ok((pooled.conn.clone(), Failing(Some(pooled.broken.clone()))));
-            }
+    /// A healthy connection, and the guard that marks it broken unless the caller disarms it. A
+    /// pooled connection found broken is dropped by the pool when it is returned here, so the
+    /// loop ends: at worst with a new connection.
+    async fn shared_conn(&self) -> Result<(Conn, Failing), ApiError> {
+        let unavailable = |e: &dyn std::fmt::Display| {
+            log::warn!("token store: no Redis connection: {e}");
+            ApiError::Unavailable(Dependency::TokenStore)
+        };
+        match &self.links {
+            Links::Pooled { pool, .. } => loop {
+                let pooled = pool.get().await.map_err(|e| unavailable(&e))?;
+                if !pooled.broken.load(Ordering::Relaxed) {
+                    return Ok((Conn::Node(pooled.conn.clone()), Failing(Some(pooled.broken.clone()))));
+                }
+            },
+            Links::Cluster { link, .. } => Ok((Conn::Cluster(link.get().await.map_err(|e| unavailable(&e))?), Failing(None))),
         }
+    }
+
+    /// Durability: with `REDIS_WAIT_REPLICAS` above zero, waits until that many replicas hold
+    /// the writes made so far over the connection that serves `key` (Redis `WAIT`, bounded by
+    /// half the dependency timeout). A change acknowledged so survives the primary's death.
+    /// Returns whether it was acknowledged (always, with zero); a shortfall is logged and counted.
+    pub async fn replicated(&self, key: &str) -> bool {
+        if self.wait_replicas == 0 {
+            return true;
+        }
+        let timeout_ms = (self.timeout.as_millis() as u64 / 2).max(1);
+        // In a pipeline with a command on `key`, `WAIT` goes to the node serving the key's slot
+        // (a cluster routes a pipeline by its keys), over the connection that made the write.
+        let acked = self
+            .with_conn(async |c| {
+                redis::pipe().cmd("PTTL").arg(key).cmd("WAIT").arg(self.wait_replicas).arg(timeout_ms).query_async::<(i64, u32)>(c).await
+            })
+            .await
+            .map_or(0, |(_, acked)| acked);
+        if acked < self.wait_replicas {
+            log::warn!("token store: a session change reached {acked} of {} replicas in time", self.wait_replicas);
+            crate::metrics::sessions::replication_short();
+            return false;
+        }
+        true
     }
 
     pub async fn ping(&self) -> Result<(), ApiError> {
@@ -177,13 +324,77 @@ impl RedisPool {
     }
 
     /// Connections open and idle, over this pool and every worker's, and the configured maximum.
+    /// A cluster's connections count one per worker link that has connected.
     pub fn pool_state(&self) -> (u32, u32, u32) {
-        let pools = self.worker_pools.lock().unwrap_or_else(|p| p.into_inner());
-        std::iter::once(&self.pool)
-            .chain(pools.iter())
-            .map(|p| p.state())
-            .fold((0, 0, self.max_connections), |(open, idle, max), s| (open + s.connections, idle + s.idle_connections, max))
+        match &self.links {
+            Links::Pooled { pool, worker_pools, .. } => {
+                let pools = worker_pools.lock().unwrap_or_else(PoisonError::into_inner);
+                std::iter::once(pool)
+                    .chain(pools.iter())
+                    .map(|p| p.state())
+                    .fold((0, 0, self.max_connections), |(open, idle, max), s| (open + s.connections, idle + s.idle_connections, max))
+            }
+            Links::Cluster { link, worker_links } => {
+                let links = worker_links.lock().unwrap_or_else(PoisonError::into_inner);
+                let open = std::iter::once(link).chain(links.iter()).filter(|l| l.current().is_some()).count() as u32;
+                (open, 0, self.max_connections)
+            }
+        }
     }
+}
+
+/// The cluster client for `target`'s seed nodes, with `REDIS_URL`'s credentials when given.
+///
+/// Reliability: each attempt is bounded by the dependency timeout and retried a few times
+/// (slots move during a failover: the client follows `MOVED` and refreshes its map), all of it
+/// under `with_conn`'s overall bound, so a request never waits past `DEPENDENCY_TIMEOUT_MS`.
+pub fn cluster_client(target: &RedisTarget, timeout: Duration) -> RedisResult<ClusterClient> {
+    let RedisTarget::Cluster { nodes, url } = target else {
+        return Err(RedisError::from((redis::ErrorKind::InvalidClientConfig, "not a Redis Cluster")));
+    };
+    let seeds = nodes.iter().map(|(h, p)| node_info(url.as_deref(), h, *p)).collect::<RedisResult<Vec<_>>>()?;
+    ClusterClient::builder(seeds)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .retries(3)
+        .min_retry_wait(20)
+        .max_retry_wait(200)
+        .build()
+}
+
+/// A plain client to one node of `target`, for what a cluster connection does not carry
+/// (pub/sub): the node itself, the primary the Sentinels name now, or the `n`th seed of a
+/// cluster (round robin over the seeds, so a dead one is passed over on the next attempt).
+pub async fn node_client(target: &RedisTarget, n: usize) -> RedisResult<redis::Client> {
+    match target {
+        RedisTarget::Node { url } => redis::Client::open(url.as_str()),
+        RedisTarget::Sentinel { sentinels, master, url } => sentinel_client(sentinels, master, url.as_deref())?.async_get_client().await,
+        RedisTarget::Cluster { nodes, url } => {
+            let (host, port) = &nodes[n % nodes.len()];
+            redis::Client::open(node_info(url.as_deref(), host, *port)?)
+        }
+    }
+}
+
+/// The connection to `host:port` with the credentials (and settings) of `url`, if given.
+fn node_info(url: Option<&str>, host: &str, port: u16) -> RedisResult<redis::ConnectionInfo> {
+    Ok(url.unwrap_or("redis://127.0.0.1").into_connection_info()?.set_addr(ConnectionAddr::Tcp(host.to_string(), port)))
+}
+
+/// A client of the Sentinels that names the primary of `master`, whose nodes are reached with
+/// the credentials and database of `url`, if given.
+fn sentinel_client(sentinels: &[(String, u16)], master: &str, url: Option<&str>) -> RedisResult<SentinelClient> {
+    let mut node = SentinelNodeConnectionInfo::default();
+    if let Some(url) = url {
+        node = node.set_redis_connection_info(url.into_connection_info()?.redis_settings().clone());
+    }
+    let addrs: Vec<ConnectionAddr> = sentinels.iter().map(|(h, p)| ConnectionAddr::Tcp(h.clone(), *p)).collect();
+    SentinelClient::build(addrs, master.to_string(), Some(node), SentinelServerType::Master)
+}
+
+fn pooled(manager: RedisManager, s: &PoolSettings<'_>) -> Links {
+    let manager = Arc::new(manager);
+    Links::Pooled { pool: pool(&manager, s.max_connections, s.timeout), worker_pools: Arc::default(), manager }
 }
 
 /// Builds a pool without connecting: the service starts while Redis is down and connects when it

@@ -9,7 +9,7 @@ use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, tim
 pub use ipnet::IpNet;
 pub use sections::SigningConfig;
 pub use sections::{
-    AccountConfig, Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, MailConfig, Mode, SameSite, StoresConfig,
+    AccountConfig, Argon2Config, CookiesConfig, Database, HasherConfig, HttpConfig, MailConfig, Mode, RedisTarget, SameSite, StoresConfig,
     ThrottleConfig, TokenStoreKind, TokensConfig,
 };
 pub use sections::{AdminConfig, AuditConfig, SessionsConfig};
@@ -74,11 +74,7 @@ impl Config {
             Some(url) if url.starts_with("sqlite:") => Database::Sqlite(url),
             Some(url) => return Err(invalid("DATABASE_URL", &redact_url(&url), "postgres://…, sqlite://… or sqlite::memory:")),
         };
-        let token_store = match env.raw("REDIS_URL") {
-            None => TokenStoreKind::Memory,
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => TokenStoreKind::Redis(url),
-            Some(url) => return Err(invalid("REDIS_URL", &redact_url(&url), "redis://… or rediss://…")),
-        };
+        let token_store = redis_target(&env)?.map_or(TokenStoreKind::Memory, TokenStoreKind::Redis);
         // Without an explicit mode, a PostgreSQL database means production (secrets required);
         // the embedded default is a development setup.
         let mode = match env.raw("GATEHOUSE_ENV").as_deref() {
@@ -163,6 +159,7 @@ impl Config {
                 token_store,
                 redis_key_prefix: env.string("REDIS_KEY_PREFIX", "gatehouse:"),
                 redis_max_connections: env.parse("REDIS_MAX_CONNECTIONS", 16)?,
+                redis_wait_replicas: env.parse("REDIS_WAIT_REPLICAS", 0)?,
                 dependency_timeout: Duration::from_millis(env.parse("DEPENDENCY_TIMEOUT_MS", 500)?),
                 data_dir,
                 user_cache_ttl: Duration::from_secs(env.parse("USER_CACHE_TTL", 5)?),
@@ -322,6 +319,69 @@ fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
         _ => url.to_string(),
     }
+}
+
+/// The Redis deployment the variables name, if any: `REDIS_CLUSTER_NODES`, or `REDIS_SENTINELS`
+/// with `REDIS_SENTINEL_MASTER`, or `REDIS_URL` alone. With a cluster or Sentinels, `REDIS_URL`
+/// only carries credentials (and, for Sentinels, the database).
+fn redis_target<F: Fn(&str) -> Option<String>>(env: &Env<'_, F>) -> Result<Option<RedisTarget>, ConfigError> {
+    let url = match env.raw("REDIS_URL") {
+        Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(url),
+        Some(url) => return Err(invalid("REDIS_URL", &redact_url(&url), "redis://… or rediss://…")),
+        None => None,
+    };
+    let cluster = env.raw("REDIS_CLUSTER_NODES").map(|v| host_ports("REDIS_CLUSTER_NODES", &v)).transpose()?;
+    let sentinels = env.raw("REDIS_SENTINELS").map(|v| host_ports("REDIS_SENTINELS", &v)).transpose()?;
+    let master = env.raw("REDIS_SENTINEL_MASTER");
+    Ok(match (cluster, sentinels, master) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err(ConfigError(
+                "REDIS_CLUSTER_NODES and REDIS_SENTINELS/REDIS_SENTINEL_MASTER name two Redis deployments: set one".into(),
+            ));
+        }
+        (Some(nodes), None, None) => {
+            // A cluster has one database: a URL asking for another would be silently ignored.
+            if url.as_deref().is_some_and(|u| redis_db(u) != 0) {
+                return Err(ConfigError(
+                    "REDIS_URL names a database other than 0, which REDIS_CLUSTER_NODES (a Redis Cluster) cannot use".into(),
+                ));
+            }
+            Some(RedisTarget::Cluster { nodes, url })
+        }
+        (None, Some(sentinels), Some(master)) => Some(RedisTarget::Sentinel { sentinels, master, url }),
+        (None, Some(_), None) => {
+            return Err(ConfigError("REDIS_SENTINELS is set without REDIS_SENTINEL_MASTER (the name the Sentinels monitor)".into()));
+        }
+        (None, None, Some(_)) => {
+            return Err(ConfigError("REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS (host:port,host:port,…)".into()));
+        }
+        (None, None, None) => url.map(|url| RedisTarget::Node { url }),
+    })
+}
+
+/// `host:port,host:port,…`, at least one.
+fn host_ports(name: &str, value: &str) -> Result<Vec<(String, u16)>, ConfigError> {
+    let parsed: Option<Vec<(String, u16)>> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (host, port) = s.rsplit_once(':')?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            (!host.is_empty()).then_some(())?;
+            Some((host.to_string(), port.parse().ok()?))
+        })
+        .collect();
+    match parsed {
+        Some(list) if !list.is_empty() => Ok(list),
+        _ => Err(invalid(name, value, "host:port,host:port,…")),
+    }
+}
+
+/// The database number a `redis://` URL selects (its path), 0 when none.
+fn redis_db(url: &str) -> i64 {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split_once('/').and_then(|(_, path)| path.split(['?', '#']).next()).and_then(|db| db.parse().ok()).unwrap_or(0)
 }
 
 fn invalid(name: &str, value: &str, expected: &str) -> ConfigError {

@@ -17,9 +17,34 @@ pub enum Database {
 /// Where refresh tokens and throttle counters live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenStoreKind {
-    Redis(String),
+    Redis(RedisTarget),
     /// In this process's memory: for one process only.
     Memory,
+}
+
+/// Which Redis deployment the token store runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One node: `REDIS_URL`.
+    Node { url: String },
+    /// A primary that Sentinels watch and fail over (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`).
+    /// `url` (`REDIS_URL`, optional) gives the nodes' credentials and database; its host is not
+    /// used: the Sentinels name the primary.
+    Sentinel { sentinels: Vec<(String, u16)>, master: String, url: Option<String> },
+    /// A Redis Cluster, from its seed nodes (`REDIS_CLUSTER_NODES`). `url` (`REDIS_URL`, optional)
+    /// gives the nodes' credentials; its host is not used.
+    Cluster { nodes: Vec<(String, u16)>, url: Option<String> },
+}
+
+impl RedisTarget {
+    /// How the deployment is named in logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RedisTarget::Node { .. } => "node",
+            RedisTarget::Sentinel { .. } => "sentinel",
+            RedisTarget::Cluster { .. } => "cluster",
+        }
+    }
 }
 
 /// Whether the service runs with production guarantees (secrets required) or for development.
@@ -73,6 +98,9 @@ pub struct StoresConfig {
     pub token_store: TokenStoreKind,
     pub redis_key_prefix: String,
     pub redis_max_connections: u32,
+    /// `REDIS_WAIT_REPLICAS`: replicas that must hold a session change before it is answered
+    /// (Redis `WAIT`); zero: answered once the primary has it.
+    pub redis_wait_replicas: u32,
     /// Bound on every call to PostgreSQL or Redis, pool checkout included.
     pub dependency_timeout: Duration,
     /// Where the embedded database and the generated secret live.

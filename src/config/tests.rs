@@ -44,7 +44,7 @@ fn nothing_set_means_the_embedded_development_setup() {
 fn urls_select_the_engines_and_bad_ones_are_named_without_their_password() {
     let c = config(&[SECRET, ("DATABASE_URL", "postgres://u:pw@db/gh"), ("REDIS_URL", "redis://cache:6379")]).unwrap();
     assert_eq!(c.stores.database, Database::Postgres("postgres://u:pw@db/gh".into()));
-    assert_eq!(c.stores.token_store, TokenStoreKind::Redis("redis://cache:6379".into()));
+    assert_eq!(c.stores.token_store, TokenStoreKind::Redis(RedisTarget::Node { url: "redis://cache:6379".into() }));
     let err = config(&[SECRET, ("DATABASE_URL", "mysql://u:hunter2@db/gh")]).unwrap_err().to_string();
     assert!(err.contains("DATABASE_URL") && !err.contains("hunter2"), "{err}");
 }
@@ -182,5 +182,38 @@ fn mail_and_account_settings_have_defaults_and_bad_ones_are_named() {
     {
         let err = config(&[SECRET, (name, value)]).unwrap_err().to_string();
         assert!(err.contains(name), "{name}: {err}");
+    }
+}
+
+#[test]
+fn a_redis_cluster_or_sentinels_are_chosen_by_their_own_variables() {
+    let c = config(&[("REDIS_CLUSTER_NODES", "10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002")]).unwrap();
+    let nodes = vec![("10.0.0.1".to_string(), 7000), ("10.0.0.2".to_string(), 7001), ("::1".to_string(), 7002)];
+    assert_eq!(c.stores.token_store, TokenStoreKind::Redis(RedisTarget::Cluster { nodes, url: None }));
+    let c =
+        config(&[("REDIS_SENTINELS", "s1:26379,s2:26379"), ("REDIS_SENTINEL_MASTER", "main"), ("REDIS_URL", "redis://:pw@x/2")]).unwrap();
+    let TokenStoreKind::Redis(RedisTarget::Sentinel { sentinels, master, url }) = c.stores.token_store else { panic!("sentinels") };
+    assert_eq!((sentinels.len(), master.as_str(), url.as_deref()), (2, "main", Some("redis://:pw@x/2")));
+}
+
+#[test]
+fn conflicting_or_incomplete_redis_deployments_stop_start_up_naming_the_variables() {
+    // The variables set, and the names the error must mention.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            &[("REDIS_CLUSTER_NODES", "a:1"), ("REDIS_SENTINELS", "b:2"), ("REDIS_SENTINEL_MASTER", "m")],
+            &["REDIS_CLUSTER_NODES", "REDIS_SENTINELS"],
+        ),
+        (&[("REDIS_CLUSTER_NODES", "a:1"), ("REDIS_SENTINEL_MASTER", "m")], &["REDIS_CLUSTER_NODES", "REDIS_SENTINEL_MASTER"]),
+        (&[("REDIS_SENTINELS", "b:2")], &["REDIS_SENTINEL_MASTER"]),
+        (&[("REDIS_SENTINEL_MASTER", "m")], &["REDIS_SENTINELS"]),
+        (&[("REDIS_CLUSTER_NODES", "a:1"), ("REDIS_URL", "redis://a/3")], &["REDIS_URL", "REDIS_CLUSTER_NODES"]),
+        (&[("REDIS_CLUSTER_NODES", "a")], &["REDIS_CLUSTER_NODES"]),
+        (&[("REDIS_SENTINELS", "b:x"), ("REDIS_SENTINEL_MASTER", "m")], &["REDIS_SENTINELS"]),
+    ];
+    for (vars, named) in cases {
+        let err = config(vars).unwrap_err().to_string();
+        assert!(named.iter().all(|n| err.contains(n)), "{vars:?}: {err}");
     }
 }

@@ -13,6 +13,7 @@ pub const REVOCATION_REPLAYED: &str = "gatehouse_revocations_replayed_total";
 pub const ADMIN_ACTIONS: &str = "gatehouse_admin_actions_total";
 pub const AUDIT_QUEUE: &str = "gatehouse_audit_queue_depth";
 pub const AUDIT_FAILURES: &str = "gatehouse_audit_failures_total";
+pub const REPLICATION_SHORT: &str = "gatehouse_session_replication_short_total";
 
 /// Events waiting in the audit queue.
 pub fn audit_queue(depth: usize) {
@@ -58,6 +59,11 @@ pub fn revocation_table_size(entries: usize) {
     metrics::gauge!(REVOCATION_TABLE).set(entries as f64);
 }
 
+/// A session change that fewer than `REDIS_WAIT_REPLICAS` replicas confirmed in time.
+pub fn replication_short() {
+    metrics::counter!(REPLICATION_SHORT).increment(1);
+}
+
 pub fn revocation_subscription(up: bool) {
     metrics::gauge!(REVOCATION_SUBSCRIBED).set(if up { 1.0 } else { 0.0 });
 }
@@ -75,6 +81,7 @@ pub fn init_series() {
     }
     metrics::counter!(REVOCATIONS_RECEIVED).increment(0);
     metrics::counter!(REVOCATION_PUBLISH_FAILURES).increment(0);
+    metrics::counter!(REPLICATION_SHORT).increment(0);
     metrics::counter!(REVOCATION_REPLAYS).increment(0);
     metrics::counter!(REVOCATION_REPLAYED).increment(0);
     metrics::gauge!(REVOCATION_TABLE).set(0.0);

@@ -1,6 +1,7 @@
 //! `RevocationListener`: the background actor that feeds this replica's `RevocationTable` from
-//! Redis: the revocation channel (pub/sub) for speed, the record (a sorted set kept for one
-//! window) so that nothing is missed.
+//! Redis: the revocation channel (pub/sub) for speed, the record (sorted sets kept for one
+//! window) so that nothing is missed. After a Sentinel failover it subscribes on the new
+//! primary; on a cluster, on the seed nodes in turn, passing over one that is down.
 //!
 //! Reliability: on every (re)subscription it first subscribes, then replays the whole record,
 //! and only then trusts its table again (`in_touch`): a revocation published while it was away
@@ -16,16 +17,22 @@ use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context, WrapFuture};
 use futures_util::StreamExt;
-use redis::{AsyncConnectionConfig, RedisError, RedisResult};
+use redis::{RedisError, RedisResult};
 
-use super::{Revocation, RevocationTable, channel, record_key};
+use super::{RECORD_SHARDS, Revocation, RevocationTable, channel, record_key};
+use crate::actors::redis_pool::{Conn, RedisPool, node_client};
+use crate::config::RedisTarget;
 
 /// Entries re-read by each heartbeat before the newest one seen: room for replicas' clocks and
 /// for entries recorded out of order by concurrent scripts.
 const OVERLAP_MS: i64 = 5_000;
 
 pub struct ListenerSettings {
-    pub url: String,
+    /// Where to subscribe: the node, the primary the Sentinels name, or a cluster's seed nodes
+    /// in turn.
+    pub target: RedisTarget,
+    /// Where the record is read.
+    pub pool: RedisPool,
     pub prefix: String,
     pub heartbeat: Duration,
     /// Bound on connecting and on each command.
@@ -61,8 +68,8 @@ fn now_ms() -> i64 {
 /// Subscribes, and subscribes again whenever the subscription is lost, for ever.
 async fn listen(settings: Arc<ListenerSettings>, table: Arc<RevocationTable>) {
     let mut backoff = Duration::from_millis(100);
-    loop {
-        let result = subscribed(&settings, &table).await;
+    for attempt in 0.. {
+        let result = subscribed(&settings, &table, attempt).await;
         // A subscription that worked starts the backoff over; failed attempts in a row double it.
         if table.is_in_touch() {
             backoff = Duration::from_millis(100);
@@ -86,16 +93,13 @@ async fn within<T>(limit: Duration, work: impl Future<Output = RedisResult<T>>) 
     tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(timed_out()))
 }
 
-/// One subscription: returns when it ends (`Ok` when Redis closed it).
-async fn subscribed(settings: &ListenerSettings, table: &RevocationTable) -> RedisResult<()> {
+/// One subscription, the `attempt`th: returns when it ends (`Ok` when Redis closed it).
+async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attempt: usize) -> RedisResult<()> {
     let limit = settings.timeout;
-    let client = redis::Client::open(settings.url.as_str())?;
+    let client = within(limit, node_client(&settings.target, attempt)).await?;
     let (mut sink, mut stream) = within(limit, client.get_async_pubsub()).await?.split();
     within(limit, sink.subscribe(channel(&settings.prefix))).await?;
-    let config = AsyncConnectionConfig::new().set_connection_timeout(Some(limit)).set_response_timeout(Some(limit));
-    let mut conn = within(limit, client.get_multiplexed_async_connection_with_config(&config)).await?;
-    let key = record_key(&settings.prefix);
-    let (replayed, mut newest) = replay(&mut conn, &key, None, table).await?;
+    let (replayed, mut newest) = replay(settings, None, table).await?;
     table.in_touch();
     crate::metrics::sessions::revocation_subscription(true);
     crate::metrics::sessions::revocation_replayed(replayed);
@@ -111,7 +115,7 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable) -> Red
             }
             _ = heartbeat.tick() => {
                 within(limit, sink.ping::<redis::Value>()).await?;
-                let (_, seen) = replay(&mut conn, &key, Some(newest - OVERLAP_MS), table).await?;
+                let (_, seen) = replay(settings, Some(newest - OVERLAP_MS), table).await?;
                 newest = newest.max(seen);
             }
         }
@@ -129,23 +133,26 @@ fn receive(payload: &str, table: &RevocationTable) {
     }
 }
 
-/// Applies the record's entries expiring after `from` (Unix ms; `None`: all live ones); returns
-/// how many there were and the latest expiry seen.
-async fn replay(
-    conn: &mut redis::aio::MultiplexedConnection,
-    key: &str,
-    from: Option<i64>,
-    table: &RevocationTable,
-) -> RedisResult<(usize, i64)> {
+/// Applies the entries of every shard of the record expiring after `from` (Unix ms; `None`: all
+/// live ones); returns how many there were and the latest expiry seen.
+async fn replay(settings: &ListenerSettings, from: Option<i64>, table: &RevocationTable) -> RedisResult<(usize, i64)> {
     let now = now_ms();
     let min = from.unwrap_or(now).max(now);
-    let entries: Vec<(String, i64)> = redis::cmd("ZRANGEBYSCORE").arg(key).arg(min).arg("+inf").arg("WITHSCORES").query_async(conn).await?;
+    let reads = (0..RECORD_SHARDS).map(|shard| {
+        let key = record_key(&settings.prefix, shard);
+        settings.pool.with_conn(async move |c: &mut Conn| {
+            redis::cmd("ZRANGEBYSCORE").arg(&key).arg(min).arg("+inf").arg("WITHSCORES").query_async::<Vec<(String, i64)>>(c).await
+        })
+    });
+    let shards = futures_util::future::try_join_all(reads).await.map_err(|e| RedisError::from(std::io::Error::other(e.to_string())))?;
     let mut newest = from.unwrap_or(0);
-    for (encoded, expires) in &entries {
+    let mut count = 0;
+    for (encoded, expires) in shards.iter().flatten() {
         if let Some(revocation) = Revocation::decode(encoded) {
             table.apply_until(&revocation, expires / 1000, now / 1000);
         }
         newest = newest.max(*expires);
+        count += 1;
     }
-    Ok((entries.len(), newest))
+    Ok((count, newest))
 }

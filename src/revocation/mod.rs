@@ -2,8 +2,10 @@
 //! `401 SESSION_REVOKED` on every replica, while the bearer check stays in the process.
 //!
 //! `Revocations` is what the flows use: `ended` records the end of sessions in this process's
-//! `RevocationTable` at once and, with Redis, in the shared record (`record.lua`: a sorted set
-//! kept for one window) and on the revocation channel, in one script. Every replica's
+//! `RevocationTable` at once and, with Redis, in the shared record (`record.lua`: sorted sets,
+//! `RECORD_SHARDS` of them, each kept for one window) and on the revocation channel, in one
+//! script. On a Redis Cluster the channel is the cluster's: a message published on any node
+//! reaches the subscribers of every node. Every replica's
 //! `RevocationListener` (`listener.rs`) feeds its table from that channel and replays the record
 //! whenever it (re)subscribes. The embedded store has one process: its table is the whole truth.
 
@@ -23,9 +25,14 @@ use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::tokens::Subject;
 
-/// The Redis key of the record and the name of the channel, under the key prefix.
-pub fn record_key(prefix: &str) -> String {
-    format!("{prefix}revoked")
+/// How many keys the record is spread over, so that no one key (nor, on a cluster, one node)
+/// takes every session end.
+pub const RECORD_SHARDS: u8 = 16;
+
+/// The Redis key of one shard of the record, under the key prefix (each shard its own hash
+/// slot), and the name of the channel.
+pub fn record_key(prefix: &str, shard: u8) -> String {
+    format!("{prefix}{{revoked.{shard:x}}}")
 }
 
 pub fn channel(prefix: &str) -> String {
@@ -74,7 +81,6 @@ pub struct Revocations {
 struct Shared {
     pool: RedisPool,
     script: Script,
-    key: String,
     channel: String,
 }
 
@@ -87,7 +93,7 @@ impl Revocations {
     /// Revocations shared over Redis, through `pool` (an HTTP worker's own).
     pub fn shared(table: Arc<RevocationTable>, pool: RedisPool) -> Revocations {
         let prefix = pool.prefix().to_string();
-        let shared = Shared { pool, script: Script::new(include_str!("record.lua")), key: record_key(&prefix), channel: channel(&prefix) };
+        let shared = Shared { pool, script: Script::new(include_str!("record.lua")), channel: channel(&prefix) };
         Revocations { table, shared: Some(Arc::new(shared)) }
     }
 
@@ -164,10 +170,12 @@ impl Revocations {
             return;
         };
         let window_ms = self.table.window().as_millis() as u64;
+        // Any shard will do: the listeners replay them all.
+        let key = record_key(shared.pool.prefix(), rand::random::<u8>() % RECORD_SHARDS);
         let result = shared
             .pool
             .with_conn(async |c| {
-                let mut call = shared.script.key(&shared.key);
+                let mut call = shared.script.key(&key);
                 call.arg(&shared.channel).arg(window_ms);
                 for r in revocations {
                     call.arg(r.encode());

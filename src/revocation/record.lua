@@ -1,5 +1,5 @@
 -- Records revocations for replay and publishes them to every replica, atomically.
--- KEYS: the record (a sorted set of encoded revocations by the Unix ms they expire).
+-- KEYS: a shard of the record (a sorted set of encoded revocations by the Unix ms they expire).
 -- ARGV: channel, window ms, revocation...
 -- Each is published as '<Unix ms now>|<revocation>', so a receiver can tell how late it heard.
 local t = redis.call('TIME')

@@ -7,5 +7,5 @@ pub mod verified;
 
 pub use access::{AccessClaims, AccessTokenError, AccessTokens};
 pub use account::AccountTokenKey;
-pub use refresh::{RefreshKey, RefreshToken, TokenHash, user_tag};
+pub use refresh::{RefreshKey, RefreshToken, TokenHash, session_id, user_id_of, user_tag};
 pub use verified::Subject;

@@ -1,10 +1,10 @@
 //! Refresh tokens: a 128-bit family id, 128 random bits and a 128-bit proof tag, base64url.
-//! Only their SHA-256 is ever stored.
+//! Only a digest of each (the first 128 bits of its SHA-256) is ever stored.
 //!
 //! The family id is also the session id (`sid`) of the access tokens the session is given. Its
 //! first 64 bits are the user's slot tag (the last 64 bits of the user id, see `user_tag`), its
 //! last 64 bits random: so the store can name the one Redis key that holds all of a user's
-//! sessions (`{u:<tag>}`, one hash slot) from a presented token alone, without a lookup.
+//! sessions (see `token_store::layout`) from a presented token alone, without a lookup.
 //!
 //! The family is one login's chain of rotations. Carrying its id in the token lets the store
 //! keep one small record per session (current hash, predecessor hash) instead of a record per
@@ -87,6 +87,18 @@ impl RefreshKey {
         self.tagged(bytes)
     }
 
+    /// The successor that `predecessor` sealed (see `RefreshToken::seal`), tagged again: `None`
+    /// when `sealed` is not a sealed successor's length.
+    pub fn unseal(&self, predecessor: &RefreshToken, sealed: &[u8]) -> Option<RefreshToken> {
+        let sealed: [u8; RANDOM_BYTES] = sealed.try_into().ok()?;
+        let key = predecessor.sealing_key();
+        let mut bytes = predecessor.0;
+        for i in 0..RANDOM_BYTES {
+            bytes[FAMILY_BYTES + i] = sealed[i] ^ key[i];
+        }
+        Some(self.tagged(bytes))
+    }
+
     /// Whether `token` carries a valid tag: proof that whoever presents it once held a token
     /// this service issued for that family. Security: compared in constant time, so the answer's
     /// timing tells nothing about how much of a forged tag was right.
@@ -115,9 +127,18 @@ impl std::fmt::Debug for RefreshToken {
     }
 }
 
-/// The hex SHA-256 of a whole refresh token: what the token store compares.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub String);
+/// The digest of a whole refresh token that the token store keeps and compares: the first 128
+/// bits of its SHA-256.
+///
+/// Security: 128 bits are enough for a digest of a token with 128 unguessable bits. Finding a
+/// token that matches a stored digest is a preimage search of 2^128, whoever holds a copy of the
+/// store; and a collision between two tokens gains nothing, since a presented token is only ever
+/// compared with the digests of its own family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; DIGEST_BYTES]);
+
+/// The bytes of a stored token digest.
+pub const DIGEST_BYTES: usize = 16;
 
 impl RefreshToken {
     /// Parses a cookie value; anything that is not exactly a token's shape is refused before
@@ -140,35 +161,35 @@ impl RefreshToken {
     }
 
     /// The user slot tag the family id starts with (see `user_tag`).
-    pub fn user_tag(&self) -> String {
-        to_hex(&self.0[..TAG_OF_USER_BYTES])
+    pub fn user_tag(&self) -> [u8; TAG_OF_USER_BYTES] {
+        // unwrap: the slice has exactly the array's length.
+        self.0[..TAG_OF_USER_BYTES].try_into().unwrap()
+    }
+
+    /// The family id's random half: what tells the user's sessions apart in the store.
+    pub fn session_field(&self) -> [u8; FAMILY_BYTES - TAG_OF_USER_BYTES] {
+        // unwrap: as above.
+        self.0[TAG_OF_USER_BYTES..FAMILY_BYTES].try_into().unwrap()
     }
 
     pub fn hash(&self) -> TokenHash {
-        TokenHash(to_hex(&Sha256::digest(self.0)))
+        let digest = Sha256::digest(self.0);
+        // unwrap: as above.
+        TokenHash(digest[..DIGEST_BYTES].try_into().unwrap())
     }
 
-    /// Seals `successor`'s secret so that only a holder of `self` (its predecessor) can open it.
+    /// Seals `successor`'s random bytes so that only a holder of `self` (its predecessor) can
+    /// open them.
     ///
     /// Security: during the reuse grace window a tab that presents the token just rotated away
     /// must receive the same successor the winning tab received, yet the store must not hold a
-    /// usable token in clear. The successor's secret is stored XORed with a key derived from the
-    /// predecessor under a domain separator; the store knows only the predecessor's plain
-    /// SHA-256, from which that key cannot be computed.
-    pub fn seal(&self, successor: &RefreshToken) -> String {
+    /// usable token in clear. The successor's random bytes are stored XORed with a key derived
+    /// from the predecessor under a domain separator; the store knows only the predecessor's
+    /// digest, from which that key cannot be computed. The successor's tag is not stored at all:
+    /// `RefreshKey::unseal` computes it again.
+    pub fn seal(&self, successor: &RefreshToken) -> [u8; RANDOM_BYTES] {
         let key = self.sealing_key();
-        to_hex(&std::array::from_fn::<u8, SECRET_BYTES, _>(|i| successor.0[FAMILY_BYTES + i] ^ key[i]))
-    }
-
-    /// The inverse of `seal`, given the predecessor.
-    pub fn unseal(&self, sealed: &str) -> Option<RefreshToken> {
-        let bytes: [u8; SECRET_BYTES] = hex::decode(sealed).ok()?.try_into().ok()?;
-        let key = self.sealing_key();
-        let mut next = self.clone();
-        for i in 0..SECRET_BYTES {
-            next.0[FAMILY_BYTES + i] = bytes[i] ^ key[i];
-        }
-        Some(next)
+        std::array::from_fn(|i| successor.0[FAMILY_BYTES + i] ^ key[i])
     }
 
     fn sealing_key(&self) -> [u8; SECRET_BYTES] {
@@ -182,8 +203,25 @@ impl RefreshToken {
 /// The slot tag of a user's sessions: the last 64 bits of their id in hex (a UUIDv7's random
 /// part), which every family id of theirs starts with. Two users sharing a tag only share a
 /// Redis key; each session in it records its user.
-pub fn user_tag(user_id: uuid::Uuid) -> String {
-    to_hex(&user_id.as_bytes()[16 - TAG_OF_USER_BYTES..])
+pub fn user_tag(user_id: uuid::Uuid) -> [u8; TAG_OF_USER_BYTES] {
+    // unwrap: the slice has exactly the array's length.
+    user_id.as_bytes()[16 - TAG_OF_USER_BYTES..].try_into().unwrap()
+}
+
+/// The user id whose first half is `head` and whose tag is `tag` (how the store records users).
+pub fn user_id_of(head: &[u8], tag: [u8; TAG_OF_USER_BYTES]) -> Option<uuid::Uuid> {
+    let head: [u8; 16 - TAG_OF_USER_BYTES] = head.try_into().ok()?;
+    let mut bytes = [0u8; 16];
+    bytes[..16 - TAG_OF_USER_BYTES].copy_from_slice(&head);
+    bytes[16 - TAG_OF_USER_BYTES..].copy_from_slice(&tag);
+    Some(uuid::Uuid::from_bytes(bytes))
+}
+
+/// The session id (`sid`) of the session `field` of the user tagged `tag`: the family id in hex.
+pub fn session_id(tag: [u8; TAG_OF_USER_BYTES], field: &[u8]) -> String {
+    let mut family = tag.to_vec();
+    family.extend_from_slice(field);
+    to_hex(&family)
 }
 
 /// Lower-case hex, written into one buffer (`hex::encode` collects an iterator of chars).
@@ -215,7 +253,7 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a.family(), b.family());
         assert_ne!(a.hash(), b.hash());
-        assert_eq!(a.hash().0.len(), 64);
+        assert_eq!(a.hash().0, Sha256::digest(a.0)[..DIGEST_BYTES]);
     }
 
     #[test]
@@ -278,9 +316,10 @@ mod tests {
         let new = key().successor(&old);
         let other = key().generate(uuid::Uuid::now_v7());
         let sealed = old.seal(&new);
-        assert_eq!(old.unseal(&sealed), Some(new.clone()));
-        assert_ne!(other.unseal(&sealed), Some(new.clone()));
-        assert!(!sealed.contains(&hex::encode(&new.0[FAMILY_BYTES..])));
+        assert_eq!(key().unseal(&old, &sealed), Some(new.clone()));
+        assert_ne!(key().unseal(&other, &sealed), Some(new.clone()));
+        assert_ne!(sealed[..], new.0[FAMILY_BYTES..FAMILY_BYTES + RANDOM_BYTES]);
+        assert_eq!(key().unseal(&old, &sealed[1..]), None, "a seal of the wrong length opens nothing");
     }
 
     proptest::proptest! {

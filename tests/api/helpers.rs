@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 // The shared fixtures, under the names the API tests have always used.
 pub use crate::common::{
-    PASSWORD, SetCookie, TEST_SECRET, assert_cookie_attributes, assert_documented, assert_error, body, database_server_url, redis_url,
-    refresh_cookie, refresh_cookie_name, set_cookie,
+    PASSWORD, SetCookie, TEST_SECRET, assert_cookie_attributes, assert_documented, assert_error, body, database_server_url, refresh_cookie,
+    refresh_cookie_name, set_cookie,
 };
 
 pub struct TestApp {
@@ -78,11 +78,17 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     vars.insert("DATA_DIR".into(), data_dir());
     if !embedded() {
         vars.insert("DATABASE_URL".into(), create_database().await);
-        vars.insert("REDIS_URL".into(), redis_url());
+        vars.extend(crate::common::redis_vars());
         vars.insert("REDIS_KEY_PREFIX".into(), format!("gh-test:{}:", Uuid::new_v4().simple()));
     }
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
+    }
+    // A test that names a Redis node of its own (one that is down, say) means that node alone.
+    if overrides.iter().any(|(k, _)| *k == "REDIS_URL") {
+        for name in ["REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"] {
+            vars.remove(name);
+        }
     }
     start(vars).await
 }
@@ -324,20 +330,26 @@ impl TestApp {
             let TokenBackend::Memory(memory) = &self.backend else { unreachable!() };
             return memory.stored_strings();
         };
-        let client = redis::Client::open(redis_url()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}*", self.config.stores.redis_key_prefix)).query_async(&mut conn).await.unwrap();
-        let mut out = keys.clone();
-        for key in keys {
-            let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
-            let values: Vec<String> = match kind.as_str() {
-                "string" => vec![redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap()],
-                "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap(),
-                "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await.unwrap(),
-                _ => vec![],
-            };
-            out.extend(values);
+        let mut out = Vec::new();
+        for client in crate::common::redis_data_nodes(&crate::common::redis_target()).await {
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            // A cluster replica answers reads of its primary's keys only when asked to (elsewhere
+            // the command fails, which changes nothing).
+            let _ = redis::cmd("READONLY").query_async::<()>(&mut conn).await;
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{}*", self.config.stores.redis_key_prefix)).query_async(&mut conn).await.unwrap();
+            for key in keys {
+                let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+                let values: Vec<Vec<u8>> = match kind.as_str() {
+                    "string" => vec![redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap()],
+                    "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap(),
+                    "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await.unwrap(),
+                    _ => vec![],
+                };
+                out.push(key);
+                // Binary records are shown as text and as hex, so a search finds a secret either way.
+                out.extend(values.iter().flat_map(|v| [String::from_utf8_lossy(v).into_owned(), hex::encode(v)]));
+            }
         }
         out
     }

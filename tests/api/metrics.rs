@@ -9,11 +9,12 @@ use gatehouse::actors::token_store::{RedisSettings, RedisTokens, SessionMeta, To
 use gatehouse::actors::user_repo::UserStore;
 use gatehouse::actors::workers::{PoolProbe, Probes, dependencies, live_tokens};
 use gatehouse::actors::{UserRepo, Users};
+use gatehouse::config::RedisTarget;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
-use crate::helpers::{database_server_url, redis_url, spawn_app, spawn_app_with};
+use crate::helpers::{database_server_url, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn metrics_are_served_on_their_own_listener_after_traffic() {
@@ -83,9 +84,10 @@ async fn the_public_port_does_not_serve_metrics() {
 #[actix_web::test]
 async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired_ones() {
     let prefix = format!("gh-test:{}:", Uuid::new_v4().simple());
-    let url = redis_url();
+    let target = crate::common::redis_target();
     let settings = |ttl| RedisSettings {
-        url: &url,
+        target: &target,
+        wait_replicas: 0,
         prefix: &prefix,
         max_connections: 2,
         timeout: Duration::from_secs(2),
@@ -94,6 +96,8 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
         per_user: 1,
     };
     let long = Arc::new(RedisTokens::new(settings(Duration::from_secs(60))).unwrap());
+    // The live-users histogram counts by granule (a 288th of the token lifetime, at least a
+    // second): a short lifetime makes the bound testable.
     let short = RedisTokens::new(settings(Duration::from_millis(200))).unwrap();
     let pg = PgPoolOptions::new().max_connections(1).connect_lazy(&database_server_url()).unwrap();
     let tokens = TokenBackend::Redis(long.clone());
@@ -117,14 +121,23 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
     let report = dependencies::tick(&probes).await;
     assert!(report.database_up && report.token_store_up);
 
+    // Never under the truth; over it by at most the users whose last session expired within
+    // the last granule (one second here), and only until that granule ends.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(live_tokens::tick(&tokens).await, Some(2), "the expired token is swept");
+    let soon = live_tokens::tick(&tokens).await.unwrap();
+    assert!((2..=3).contains(&soon), "{soon}");
+    tokio::time::sleep(gatehouse::actors::token_store::layout::live_granule(Duration::from_millis(200)) + Duration::from_millis(100)).await;
+    assert_eq!(live_tokens::tick(&tokens).await, Some(2), "the expired token's granule has ended");
+    // A logout takes the user out at once.
+    long.end(other, None, None).await.unwrap();
+    assert_eq!(live_tokens::tick(&tokens).await, Some(1));
 }
 
 #[actix_web::test]
 async fn a_worker_tick_reports_a_store_that_is_down() {
     let down = RedisTokens::new(RedisSettings {
-        url: "redis://127.0.0.1:1",
+        target: &RedisTarget::Node { url: "redis://127.0.0.1:1".into() },
+        wait_replicas: 0,
         prefix: "gh-test:down:",
         max_connections: 1,
         timeout: Duration::from_millis(300),

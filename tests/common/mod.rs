@@ -29,6 +29,43 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The variables naming the Redis deployment the API suite runs on: `REDIS_CLUSTER_NODES` (a
+/// Redis Cluster), `REDIS_SENTINELS` with `REDIS_SENTINEL_MASTER` (a Sentinel-managed primary),
+/// or `REDIS_URL` alone (one node), as `scripts/test` sets them for each of its passes.
+pub fn redis_vars() -> Vec<(String, String)> {
+    let mut vars = vec![("REDIS_URL".to_string(), redis_url())];
+    for name in ["REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"] {
+        if let Ok(value) = std::env::var(name) {
+            vars.push((name.to_string(), value));
+        }
+    }
+    vars
+}
+
+/// The deployment `redis_vars` names, as the service reads it.
+pub fn redis_target() -> gatehouse::config::RedisTarget {
+    let mut vars = base_vars();
+    vars.extend(redis_vars());
+    match Config::from_map(&vars).expect("the Redis variables are valid").stores.token_store {
+        gatehouse::config::TokenStoreKind::Redis(target) => target,
+        gatehouse::config::TokenStoreKind::Memory => unreachable!("REDIS_URL is always set"),
+    }
+}
+
+/// A plain client to every node that holds data of `target`: the node, the current primary,
+/// or every node of the cluster.
+pub async fn redis_data_nodes(target: &gatehouse::config::RedisTarget) -> Vec<redis::Client> {
+    let count = match target {
+        gatehouse::config::RedisTarget::Cluster { nodes, .. } => nodes.len(),
+        _ => 1,
+    };
+    let mut clients = Vec::new();
+    for n in 0..count {
+        clients.push(gatehouse::actors::redis_pool::node_client(target, n).await.expect("a Redis node"));
+    }
+    clients
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");

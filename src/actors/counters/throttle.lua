@@ -1,18 +1,12 @@
--- Counts one attempt against each counter (fixed windows) and says whether it is allowed.
--- The attempt is counted before any work is done, so parallel attempts cannot overshoot.
--- KEYS: counters.  ARGV: window ms, then one limit per counter (0 = no limit).
--- Returns 0 when allowed, otherwise the milliseconds until the longest-blocking window ends.
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[i + 1])
-  if limit > 0 then
-    local n = redis.call('INCR', key)
-    local ttl = redis.call('PTTL', key)
-    if ttl < 0 then
-      redis.call('PEXPIRE', key, ARGV[1])
-      ttl = tonumber(ARGV[1])
-    end
-    if n > limit and ttl > wait then wait = ttl end
-  end
+-- Counts one attempt against a counter (a fixed window) and says whether it is allowed. The
+-- attempt is counted before any work is done, so parallel attempts cannot overshoot.
+-- KEYS: the counter.  ARGV: window ms, limit.
+-- Returns 0 when allowed, otherwise the milliseconds until the window ends.
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
 end
-return wait
+if n > tonumber(ARGV[2]) then return ttl end
+return 0

@@ -1,5 +1,13 @@
--- Drops expired entries from the live set and counts what is left: the number of users holding
--- a live refresh token. KEYS: live set.
+-- Counts the users of one bucket whose sessions key has not expired, from the bucket's live
+-- histogram, and drops the granules that have ended. KEYS: the histogram.
 local t = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
-return redis.call('ZCARD', KEYS[1])
+local n = 0
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if tonumber(all[i]) <= tonumber(t[1]) then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    n = n + tonumber(all[i + 1])
+  end
+end
+return n

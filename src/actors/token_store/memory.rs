@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::{Revoked, Rotation, SessionInfo, SessionMeta};
-use crate::tokens::RefreshToken;
+use crate::tokens::{RefreshToken, TokenHash};
 
 pub struct MemoryTokens {
     state: Mutex<State>,
@@ -28,7 +28,7 @@ struct State {
 
 struct Family {
     user_id: Uuid,
-    current: String,
+    current: TokenHash,
     previous: Option<Predecessor>,
     expires: Instant,
     /// Unix milliseconds: when the session started and was last refreshed.
@@ -38,9 +38,9 @@ struct Family {
 }
 
 struct Predecessor {
-    hash: String,
+    hash: TokenHash,
     rotated_at: Instant,
-    sealed_successor: String,
+    sealed_successor: [u8; 16],
 }
 
 impl MemoryTokens {
@@ -78,7 +78,7 @@ impl MemoryTokens {
         }
         let family = token.family();
         let record =
-            Family { user_id, current: token.hash().0, previous: None, expires: now + self.ttl, created: ms, seen: ms, meta: meta.clone() };
+            Family { user_id, current: token.hash(), previous: None, expires: now + self.ttl, created: ms, seen: ms, meta: meta.clone() };
         s.families.insert(family.clone(), record);
         s.sessions.insert(user_id, mine.into_iter().map(|(id, _)| id).chain(std::iter::once(family)).collect());
         ended
@@ -87,7 +87,7 @@ impl MemoryTokens {
     /// `proven`: whether `presented` carries a valid tag (see `TokenBackend::rotate`).
     pub fn rotate(&self, presented: &RefreshToken, successor: &RefreshToken, proven: bool) -> Rotation {
         let now = Instant::now();
-        let (family_id, hash) = (presented.family(), presented.hash().0);
+        let (family_id, hash) = (presented.family(), presented.hash());
         let mut s = self.lock();
         let Some(family) = s.families.get_mut(&family_id).filter(|f| f.expires > now) else {
             return Rotation::Gone;
@@ -95,7 +95,7 @@ impl MemoryTokens {
         let user_id = family.user_id;
         if family.current == hash {
             family.previous = Some(Predecessor { hash, rotated_at: now, sealed_successor: presented.seal(successor) });
-            family.current = successor.hash().0;
+            family.current = successor.hash();
             family.expires = now + self.ttl;
             family.seen = chrono::Utc::now().timestamp_millis();
             return Rotation::Rotated(user_id);
@@ -105,7 +105,7 @@ impl MemoryTokens {
             && !self.grace.is_zero()
             && now.duration_since(p.rotated_at) <= self.grace
         {
-            return Rotation::Grace { user_id, sealed: p.sealed_successor.clone(), current_hash: family.current.clone() };
+            return Rotation::Grace { user_id, sealed: p.sealed_successor.to_vec(), current_hash: family.current };
         }
         // Security: only a token that proves it belonged to the family (a valid tag, or the exact
         // predecessor) may end it; anything else knows at most the family id and touches nothing.
@@ -119,7 +119,7 @@ impl MemoryTokens {
     /// Logout: ends the session if `presented` is its current token or the immediate predecessor.
     pub fn revoke(&self, presented: &RefreshToken) -> Revoked {
         let now = Instant::now();
-        let (family_id, hash) = (presented.family(), presented.hash().0);
+        let (family_id, hash) = (presented.family(), presented.hash());
         let mut s = self.lock();
         let Some(family) = s.families.get(&family_id).filter(|f| f.expires > now) else { return Revoked::Gone };
         let known = family.current == hash || family.previous.as_ref().is_some_and(|p| p.hash == hash);
@@ -195,9 +195,9 @@ impl MemoryTokens {
         let s = self.lock();
         let mut out = Vec::new();
         for (id, f) in &s.families {
-            out.extend([id.clone(), f.current.clone()]);
+            out.extend([id.clone(), hex::encode(f.current.0)]);
             if let Some(p) = &f.previous {
-                out.extend([p.hash.clone(), p.sealed_successor.clone()]);
+                out.extend([hex::encode(p.hash.0), hex::encode(p.sealed_successor)]);
             }
         }
         out

@@ -4,6 +4,7 @@
 //! concurrent tabs), revoke, end by id, list. Backed by Redis, or by this process's memory in
 //! the embedded setup.
 
+pub mod layout;
 mod memory;
 mod redis;
 mod session;
@@ -19,7 +20,7 @@ pub use self::redis::{RedisSettings, RedisTokens};
 pub use self::session::{SessionInfo, SessionMeta};
 use crate::actors::ask;
 use crate::error::{ApiError, Dependency};
-use crate::tokens::{RefreshKey, RefreshToken};
+use crate::tokens::{RefreshKey, RefreshToken, TokenHash};
 
 /// What presenting a refresh token led to.
 #[derive(Debug, PartialEq, Eq)]
@@ -60,8 +61,8 @@ pub enum Rotation {
     /// presented one, and the current token's hash to check the opened seal against.
     Grace {
         user_id: Uuid,
-        sealed: String,
-        current_hash: String,
+        sealed: Vec<u8>,
+        current_hash: TokenHash,
     },
     Reused(Uuid),
     Invalid,
@@ -72,11 +73,11 @@ pub enum Rotation {
 impl Rotation {
     /// A grace answer is trusted only if the seal opens, with the presented token, to the
     /// family's current token.
-    fn outcome(self, presented: &RefreshToken, successor: RefreshToken, proven: bool) -> RotateOutcome {
+    fn outcome(self, key: &RefreshKey, presented: &RefreshToken, successor: RefreshToken, proven: bool) -> RotateOutcome {
         match self {
             Rotation::Rotated(user_id) => RotateOutcome::Rotated { user_id, token: successor },
-            Rotation::Grace { user_id, sealed, current_hash } => match presented.unseal(&sealed) {
-                Some(current) if current.hash().0 == current_hash => RotateOutcome::Grace { user_id, token: current },
+            Rotation::Grace { user_id, sealed, current_hash } => match key.unseal(presented, &sealed) {
+                Some(current) if current.hash() == current_hash => RotateOutcome::Grace { user_id, token: current },
                 _ => RotateOutcome::Invalid,
             },
             Rotation::Reused(user_id) => RotateOutcome::Reused { user_id },
@@ -138,7 +139,7 @@ impl TokenBackend {
             TokenBackend::Redis(r) => r.rotate(presented, &successor, proven).await?,
             TokenBackend::Memory(m) => m.rotate(presented, &successor, proven),
         };
-        Ok(rotation.outcome(presented, successor, proven))
+        Ok(rotation.outcome(key, presented, successor, proven))
     }
 
     async fn revoke(&self, key: &RefreshKey, token: &RefreshToken) -> Result<Revoked, ApiError> {

@@ -3,7 +3,7 @@
 //! Cluster), the key prefix, and the one way a command is run on them (a timeout, and broken
 //! connections replaced). The stores' scripts live with the stores.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -54,14 +54,48 @@ impl ConnectionLike for Conn {
 #[derive(Clone)]
 enum Source {
     Node(redis::Client),
-    Sentinel(Arc<tokio::sync::Mutex<SentinelClient>>),
+    Sentinel {
+        sentinels: Arc<tokio::sync::Mutex<SentinelClient>>,
+        /// The nodes' credentials and database (`REDIS_URL`).
+        url: Option<String>,
+    },
+}
+
+/// How long the primary a `+switch-master` announced is preferred to what a Sentinel answers:
+/// the Sentinels that did not lead the failover learn of it within seconds.
+const ANNOUNCED_WINS: Duration = Duration::from_secs(60);
+
+/// The primary switches the Sentinels announced (`+switch-master`).
+#[derive(Default)]
+struct Switches {
+    /// How many since start: a connection made before the latest leads to the former primary.
+    count: AtomicU64,
+    /// The latest announced primary, and when.
+    announced: Mutex<Option<(String, u16, std::time::Instant)>>,
+}
+
+impl Switches {
+    fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn announced(&self) -> Option<(String, u16)> {
+        let announced = self.announced.lock().unwrap_or_else(PoisonError::into_inner);
+        announced.as_ref().filter(|(_, _, at)| at.elapsed() < ANNOUNCED_WINS).map(|(h, p, _)| (h.clone(), *p))
+    }
 }
 
 impl Source {
-    async fn client(&self) -> RedisResult<redis::Client> {
+    /// Reliability: right after a failover, a Sentinel that did not lead it may still name the
+    /// former primary, which accepts writes until it is demoted (and then loses them). For a
+    /// while after an announcement, its primary is taken over any Sentinel's answer.
+    async fn client(&self, switches: &Switches) -> RedisResult<redis::Client> {
         match self {
             Source::Node(client) => Ok(client.clone()),
-            Source::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
+            Source::Sentinel { url, .. } if let Some((host, port)) = switches.announced() => {
+                redis::Client::open(node_info(url.as_deref(), &host, port)?)
+            }
+            Source::Sentinel { sentinels, .. } => sentinels.lock().await.async_get_client().await,
         }
     }
 }
@@ -76,6 +110,7 @@ impl Source {
 pub struct RedisManager {
     source: Source,
     config: AsyncConnectionConfig,
+    switches: Arc<Switches>,
 }
 
 /// A pooled multiplexed connection, and whether any command sent over it failed. The flag is
@@ -84,6 +119,15 @@ pub struct RedisManager {
 pub struct Pooled {
     conn: MultiplexedConnection,
     broken: Arc<AtomicBool>,
+    /// The number of primary switches when it connected: a connection made before the latest
+    /// one leads to the former primary.
+    switches: u64,
+}
+
+impl Pooled {
+    fn stale(&self, switches: &Switches) -> bool {
+        self.broken.load(Ordering::Relaxed) || self.switches != switches.count()
+    }
 }
 
 impl bb8::ManageConnection for RedisManager {
@@ -91,8 +135,9 @@ impl bb8::ManageConnection for RedisManager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<Pooled, RedisError> {
-        let conn = self.source.client().await?.get_multiplexed_async_connection_with_config(&self.config).await?;
-        Ok(Pooled { conn, broken: Arc::default() })
+        let switches = self.switches.count();
+        let conn = self.source.client(&self.switches).await?.get_multiplexed_async_connection_with_config(&self.config).await?;
+        Ok(Pooled { conn, broken: Arc::default(), switches })
     }
 
     async fn is_valid(&self, c: &mut Pooled) -> Result<(), RedisError> {
@@ -100,7 +145,7 @@ impl bb8::ManageConnection for RedisManager {
     }
 
     fn has_broken(&self, c: &mut Pooled) -> bool {
-        c.broken.load(Ordering::Relaxed)
+        c.stale(&self.switches)
     }
 }
 
@@ -194,10 +239,18 @@ impl RedisPool {
     pub fn new(s: PoolSettings<'_>) -> Result<RedisPool, RedisError> {
         let config = AsyncConnectionConfig::new().set_connection_timeout(Some(s.timeout)).set_response_timeout(Some(s.timeout));
         let links = match s.target {
-            RedisTarget::Node { url } => pooled(RedisManager { source: Source::Node(redis::Client::open(url.as_str())?), config }, &s),
+            RedisTarget::Node { url } => {
+                let source = Source::Node(redis::Client::open(url.as_str())?);
+                pooled(RedisManager { source, config, switches: Arc::default() }, &s)
+            }
             RedisTarget::Sentinel { sentinels, master, url } => {
-                let sentinel = sentinel_client(sentinels, master, url.as_deref())?;
-                pooled(RedisManager { source: Source::Sentinel(Arc::new(tokio::sync::Mutex::new(sentinel))), config }, &s)
+                let client = sentinel_client(sentinels, master, url.as_deref())?;
+                let source = Source::Sentinel { sentinels: Arc::new(tokio::sync::Mutex::new(client)), url: url.clone() };
+                let switches = Arc::new(Switches::default());
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(watch_switches(sentinels.clone(), master.clone(), Arc::downgrade(&switches)));
+                }
+                pooled(RedisManager { source, config, switches }, &s)
             }
             RedisTarget::Cluster { .. } => {
                 Links::Cluster { link: ClusterLink::new(cluster_client(s.target, s.timeout)?), worker_links: Arc::default() }
@@ -284,9 +337,9 @@ impl RedisPool {
             ApiError::Unavailable(Dependency::TokenStore)
         };
         match &self.links {
-            Links::Pooled { pool, .. } => loop {
+            Links::Pooled { pool, manager, .. } => loop {
                 let pooled = pool.get().await.map_err(|e| unavailable(&e))?;
-                if !pooled.broken.load(Ordering::Relaxed) {
+                if !pooled.stale(&manager.switches) {
                     return Ok((Conn::Node(pooled.conn.clone()), Failing(Some(pooled.broken.clone()))));
                 }
             },
@@ -319,6 +372,15 @@ impl RedisPool {
         true
     }
 
+    /// How many times the Sentinels have switched the primary since start (0 elsewhere): a
+    /// subscription made before a switch is on the former primary.
+    pub fn primary_switches(&self) -> u64 {
+        match &self.links {
+            Links::Pooled { manager, .. } => manager.switches.count(),
+            Links::Cluster { .. } => 0,
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), ApiError> {
         self.with_conn(async |c| redis::cmd("PING").query_async::<String>(c).await).await.map(drop)
     }
@@ -339,6 +401,61 @@ impl RedisPool {
                 let open = std::iter::once(link).chain(links.iter()).filter(|l| l.current().is_some()).count() as u32;
                 (open, 0, self.max_connections)
             }
+        }
+    }
+}
+
+/// Follows the Sentinels' `+switch-master` announcements for `master`, counting them in
+/// `switches` (the pools then drop every connection made before), until the pools are gone.
+///
+/// Reliability: after a failover the former primary, if it is still running, accepts writes
+/// until the Sentinels reconfigure it as a replica (seconds later), and those writes are lost
+/// when it resynchronises. Connections are moved to the new primary when the Sentinels announce
+/// it, not when the old one is demoted. One Sentinel at a time, the next one when it fails.
+async fn watch_switches(sentinels: Vec<(String, u16)>, master: String, switches: std::sync::Weak<Switches>) {
+    for n in 0.. {
+        if switches.strong_count() == 0 {
+            return;
+        }
+        let (host, port) = &sentinels[n % sentinels.len()];
+        if let Err(e) = follow_switches(host, *port, &master, &switches).await {
+            log::warn!("token store: Sentinel {host}:{port} announcements lost: {e}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn follow_switches(host: &str, port: u16, master: &str, switches: &std::sync::Weak<Switches>) -> RedisResult<()> {
+    use futures_util::StreamExt;
+    let limit = Duration::from_secs(5);
+    let client = redis::Client::open(ConnectionAddr::Tcp(host.to_string(), port))?;
+    let timed_out = || RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "the Sentinel did not answer"));
+    let (mut sink, mut stream) = tokio::time::timeout(limit, client.get_async_pubsub()).await.map_err(|_| timed_out())??.split();
+    sink.subscribe("+switch-master").await?;
+    loop {
+        let message = match tokio::time::timeout(limit, stream.next()).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(()),
+            // Quiet: make sure the Sentinel still answers, and that the pools still exist.
+            Err(_) => {
+                tokio::time::timeout(limit, sink.ping::<redis::Value>()).await.map_err(|_| timed_out())??;
+                if switches.strong_count() == 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        let Some(switches) = switches.upgrade() else { return Ok(()) };
+        // `<master name> <old ip> <old port> <new ip> <new port>`
+        let payload: String = message.get_payload().unwrap_or_default();
+        let fields: Vec<&str> = payload.split(' ').collect();
+        if let [name, _, _, host, port] = fields[..]
+            && name == master
+            && let Ok(port) = port.parse()
+        {
+            *switches.announced.lock().unwrap_or_else(PoisonError::into_inner) = Some((host.to_string(), port, std::time::Instant::now()));
+            switches.count.fetch_add(1, Ordering::Relaxed);
+            log::warn!("token store: the Sentinels switched the primary ({payload}): reconnecting");
         }
     }
 }

@@ -96,6 +96,7 @@ async fn within<T>(limit: Duration, work: impl Future<Output = RedisResult<T>>) 
 /// One subscription, the `attempt`th: returns when it ends (`Ok` when Redis closed it).
 async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attempt: usize) -> RedisResult<()> {
     let limit = settings.timeout;
+    let switches = settings.pool.primary_switches();
     let client = within(limit, node_client(&settings.target, attempt)).await?;
     let (mut sink, mut stream) = within(limit, client.get_async_pubsub()).await?.split();
     within(limit, sink.subscribe(channel(&settings.prefix))).await?;
@@ -114,6 +115,11 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
                 receive(&payload, table);
             }
             _ = heartbeat.tick() => {
+                // The Sentinels named another primary: subscribe there (the record's replay
+                // covers whatever was published in between).
+                if settings.pool.primary_switches() != switches {
+                    return Ok(());
+                }
                 within(limit, sink.ping::<redis::Value>()).await?;
                 let (_, seen) = replay(settings, Some(newest - OVERLAP_MS), table).await?;
                 newest = newest.max(seen);

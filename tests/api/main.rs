@@ -2,6 +2,7 @@
 //! key prefix. One binary, one module per endpoint.
 
 mod admin;
+mod cluster_scripts;
 #[path = "../common/mod.rs"]
 mod common;
 mod compressed_bodies;

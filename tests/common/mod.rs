@@ -7,6 +7,7 @@
 
 pub mod mail;
 pub mod raw_http;
+pub mod redis_topology;
 
 use std::collections::HashMap;
 

@@ -7,14 +7,13 @@ use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 
-use crate::gatehouse::{Client, FAST_503, NO_THROTTLE, Replica, Session, unique_name};
+use crate::gatehouse::{Client, FAST_503, NO_THROTTLE, Replica, SESSION_KEYS, Session, unique_name};
 use crate::services::{Postgres, Redis};
 
-/// The remaining lifetime, in ms, of every session key (each user's `{u:<tag>}:sessions` hash)
-/// in the store.
+/// The remaining lifetime, in ms, of every session key (each user's hash) in the store.
 async fn session_key_ttls(conn: &mut MultiplexedConnection) -> Vec<(String, i64)> {
     let mut out = Vec::new();
-    for pattern in ["gh:{u:*}:sessions"] {
+    for pattern in [SESSION_KEYS] {
         let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(conn).await.unwrap();
         for key in keys {
             let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(conn).await.unwrap();

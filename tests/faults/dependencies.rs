@@ -93,7 +93,7 @@ async fn a_postgres_outage_answers_503_quickly_and_heals_without_a_restart() {
     assert_not_ready(&client, &app, "down", "up").await;
     // A registration that failed on the database left no refresh token behind in Redis.
     let mut conn = redis.connection().await;
-    let users: Vec<String> = redis::cmd("KEYS").arg("gh:{u:*}:sessions").query_async(&mut conn).await.unwrap();
+    let users: Vec<String> = redis::cmd("KEYS").arg(crate::gatehouse::SESSION_KEYS).query_async(&mut conn).await.unwrap();
     assert_eq!(users.len(), 1, "only the one registered user holds a session: {users:?}");
 
     pg.restart();

@@ -6,7 +6,7 @@
 //! The Redis deployment comes from the service's own variables (`REDIS_URL`, or
 //! `REDIS_SENTINELS` with `REDIS_SENTINEL_MASTER`, or `REDIS_CLUSTER_NODES`);
 //! `SESSIONS` changes the count. The sessions carry a common desktop browser's user agent
-//! (111 characters) and an IPv4 address, as most sessions do.
+//! (111 characters; `USER_AGENT` changes it) and an IPv4 address, as most sessions do.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,7 +64,8 @@ async fn main() {
         .expect("a Redis deployment"),
     );
     let key = RefreshKey::derive(b"a measurement secret, long enough to derive keys");
-    let meta = SessionMeta::new("203.0.113.7".parse().unwrap(), Some(USER_AGENT));
+    let user_agent = std::env::var("USER_AGENT").unwrap_or_else(|_| USER_AGENT.to_string());
+    let meta = SessionMeta::new("203.0.113.7".parse().unwrap(), Some(&user_agent));
     let before = used_memory(&target).await;
     let started = Instant::now();
     let tokens: Vec<_> = (0..sessions).map(|_| Uuid::now_v7()).map(|user| (user, key.generate(user))).collect();
@@ -81,7 +82,12 @@ async fn main() {
     let live = store.sweep_and_count().await.expect("count");
     assert_eq!(live, sessions as u64, "every session is live and counted once");
     let per = |bytes: u64| bytes as f64 / sessions as f64;
-    println!("deployment: {} ({sessions} sessions, {:.1} s)", target.kind(), started.elapsed().as_secs_f64());
+    println!(
+        "deployment: {} ({sessions} sessions, user agent of {} characters, {:.1} s)",
+        target.kind(),
+        meta.user_agent.len(),
+        started.elapsed().as_secs_f64()
+    );
     println!("after issue:    {:>6.0} bytes per session", per(issued));
     println!("after rotation: {:>6.0} bytes per session", per(rotated));
     println!("sessions per GiB: {:.0}", (1u64 << 30) as f64 / per(rotated));

@@ -26,9 +26,9 @@ pub const FAST_503: Duration = Duration::from_millis(2 * TIMEOUT_MS + 1000);
 pub const NO_THROTTLE: [(&str, &str); 3] =
     [("THROTTLE_PER_ACCOUNT", "0"), ("THROTTLE_LOGIN_PER_IP", "0"), ("THROTTLE_REGISTER_PER_IP", "0")];
 
-/// The glob of the session keys of a replica's store (`REDIS_KEY_PREFIX` `gh:`): one hash per
-/// user, `gh:{<bucket>}:<tag>` (see `token_store::layout`).
-pub const SESSION_KEYS: &str = "gh:{???}:????????????????";
+/// The glob of the session keys of a replica's store (`REDIS_KEY_PREFIX` `gh:`): one key per
+/// user, `gh:{<bucket>}:<tag>`, the tag in base64url (see `token_store::layout`).
+pub const SESSION_KEYS: &str = "gh:{???}:???????????";
 
 pub struct Replica {
     pub base: String,

@@ -1,16 +1,17 @@
 //! Where sessions live in Redis, on every deployment (one node, Sentinel, Cluster): key names,
-//! hash slots, and the binary session record the scripts read (`session.lua`).
+//! hash slots, and the binary layout of a user's sessions that the scripts read (`session.lua`).
 //!
 //! Every user belongs to one of `BUCKETS` buckets, named by 10 bits of their slot tag (the last
 //! 64 bits of their id, which every refresh token of theirs starts with). The bucket is the hash
 //! tag of every key a session script touches, so each script touches one hash slot:
 //!
-//! - `<prefix>{<bucket>}:<tag>`: a hash of the user's sessions, one field per session (the
-//!   random half of its family id, 8 bytes), each a binary record of about 80 bytes plus the
-//!   client's IP and user agent; it expires with the last of them.
+//! - `<prefix>{<bucket>}:<tag>` (the tag in base64url, 11 characters): a string holding all of
+//!   the user's sessions, one entry each (see `entries`): a binary record of 80 bytes plus the
+//!   client's IP and user agent. It expires with the last of them. A string, not a hash: Redis
+//!   keeps a hash whose values exceed 64 bytes as a hash table, at about twice the memory.
 //! - `<prefix>{<bucket>}:live`: the bucket's live-users histogram (see `live_granule`).
 //!
-//! No key is written by every request: a request touches its user's hash and their bucket's
+//! No key is written by every request: a request touches its user's key and their bucket's
 //! histogram, one bucket in 1024. The 1024 buckets spread over a cluster's slots, so a cluster
 //! of up to a few dozen primaries stays balanced within a few per cent.
 
@@ -29,9 +30,25 @@ pub fn bucket(tag: [u8; 8]) -> u16 {
     u16::from_be_bytes([tag[6], tag[7]]) % BUCKETS
 }
 
-/// The hash of the sessions of the users whose slot tag is `tag`.
+/// The key of the sessions of the users whose slot tag is `tag`. The tag is written in
+/// base64url: with the default prefix the name fits the allocator's 32-byte class.
 pub fn sessions_key(prefix: &str, tag: [u8; 8]) -> String {
-    format!("{prefix}{{{:03x}}}:{}", bucket(tag), hex::encode(tag))
+    use base64::Engine;
+    format!("{prefix}{{{:03x}}}:{}", bucket(tag), base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag))
+}
+
+/// The entries of a user's sessions as the key holds them: each the session's field (8 bytes),
+/// the record's length (2 bytes, big-endian) and the record. A truncated tail is ignored.
+pub fn entries(blob: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = blob;
+    while rest.len() >= 10 {
+        let n = usize::from(u16::from_be_bytes([rest[8], rest[9]]));
+        let Some(record) = rest.get(10..10 + n) else { break };
+        out.push((&rest[..8], record));
+        rest = &rest[10 + n..];
+    }
+    out
 }
 
 /// The live-users histogram of `bucket`.
@@ -57,6 +74,55 @@ pub fn encode_ip(ip: &str) -> Vec<u8> {
         Ok(IpAddr::V6(v6)) => [&[16u8][..], &v6.octets()].concat(),
         Err(_) => vec![0],
     }
+}
+
+/// Common pieces of user agents, each stored as one byte (its index plus one): a browser's user
+/// agent shrinks from about 110 characters to about 15. Sanitised user agents hold printable
+/// ASCII only (`SessionMeta::new`), so bytes 1 to 31 are free to stand for these, and expanding
+/// them gives back exactly the sanitised string. The order is the order of replacement; no
+/// piece contains another's byte, so a replacement never spans an earlier one. Append only:
+/// stored records refer to these by position.
+const USER_AGENT_PIECES: &[&str] = &[
+    "Mozilla/5.0 ",
+    "AppleWebKit/537.36 (KHTML, like Gecko) ",
+    "Chrome/",
+    "Safari/537.36",
+    "Windows NT 10.0; Win64; x64",
+    "Macintosh; Intel Mac OS X ",
+    "X11; Linux x86_64",
+    "Mobile/15E148 ",
+    "(iPhone; CPU iPhone OS ",
+    " like Mac OS X) ",
+    "Gecko/20100101 Firefox/",
+    "Android ",
+    "Version/",
+    "Edg/",
+    ".0.0.0",
+    "AppleWebKit/605.1.15 (KHTML, like Gecko) ",
+    "Mobile Safari/537.36",
+    "rv:",
+];
+
+/// A sanitised user agent as a record stores it (see `USER_AGENT_PIECES`).
+pub fn compress_user_agent(user_agent: &str) -> Vec<u8> {
+    let mut text = user_agent.to_string();
+    for (i, piece) in USER_AGENT_PIECES.iter().enumerate() {
+        // The pieces number fewer than 32: each index plus one is a control character.
+        text = text.replace(piece, &char::from(i as u8 + 1).to_string());
+    }
+    text.into_bytes()
+}
+
+/// The inverse of `compress_user_agent`.
+pub fn expand_user_agent(stored: &[u8]) -> String {
+    let mut out = String::with_capacity(stored.len() * 4);
+    for &b in stored {
+        match USER_AGENT_PIECES.get(usize::from(b).wrapping_sub(1)) {
+            Some(piece) if b < 0x20 => out.push_str(piece),
+            _ => out.push(char::from(b)),
+        }
+    }
+    out
 }
 
 /// The fields of a session record that a listing shows.
@@ -95,7 +161,7 @@ impl Record {
             seen: u48(&raw[68..74]),
             expires: u48(&raw[74..80]),
             ip,
-            user_agent: String::from_utf8_lossy(&raw[FIXED + 1 + ip_len..]).into_owned(),
+            user_agent: expand_user_agent(&raw[FIXED + 1 + ip_len..]),
         })
     }
 }
@@ -119,13 +185,46 @@ mod tests {
     #[test]
     fn keys_of_one_user_share_a_hash_tag_and_users_spread_over_every_bucket() {
         let tag = [1, 2, 3, 4, 5, 6, 0x9f, 0xff];
-        assert_eq!(sessions_key("gh:", tag), "gh:{3ff}:0102030405069fff");
+        assert_eq!(sessions_key("gh:", tag), "gh:{3ff}:AQIDBAUGn_8");
         assert_eq!(live_key("gh:", bucket(tag)), "gh:{3ff}:live");
         let mut seen = std::collections::HashSet::new();
         for _ in 0..50_000 {
             seen.insert(bucket(crate::tokens::user_tag(uuid::Uuid::now_v7())));
         }
         assert_eq!(seen.len(), usize::from(BUCKETS), "UUIDv7 ids reach every bucket");
+    }
+
+    #[test]
+    fn user_agents_shrink_and_expand_to_exactly_what_was_stored() {
+        let ua = |s: &str| crate::actors::token_store::SessionMeta::new([127, 0, 0, 1].into(), Some(s)).user_agent;
+        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert!(compress_user_agent(chrome).len() < 20, "{:?}", compress_user_agent(chrome));
+        for sample in [
+            chrome,
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+            "curl/8.5.0",
+            "",
+            "Chrome/Chrome/ .0.0.0.0.0.0 Mozilla/5.0 Mozilla/5.0",
+        ] {
+            let sanitised = ua(sample);
+            assert_eq!(expand_user_agent(&compress_user_agent(&sanitised)), sanitised);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_sanitised_user_agent_round_trips(s in "[ -~]{0,200}") {
+            let sanitised = crate::actors::token_store::SessionMeta::new([127, 0, 0, 1].into(), Some(&s)).user_agent;
+            proptest::prop_assert_eq!(expand_user_agent(&compress_user_agent(&sanitised)), sanitised);
+        }
+    }
+
+    #[test]
+    fn entries_are_read_back_and_a_truncated_tail_is_ignored() {
+        let blob = [&[1u8; 8][..], &[0, 3], b"abc", &[2u8; 8], &[0, 0], &[3u8; 8], &[0, 9], b"short"].concat();
+        assert_eq!(entries(&blob), vec![(&[1u8; 8][..], &b"abc"[..]), (&[2u8; 8][..], &b""[..])]);
+        assert!(entries(&[]).is_empty());
     }
 
     #[test]
@@ -150,7 +249,7 @@ mod tests {
                 &stamp(1_700_000_000_500),
                 &stamp(1_800_000_000_000),
                 &encode_ip(ip),
-                b"Mozilla/5.0",
+                &compress_user_agent("Mozilla/5.0"),
             ]
             .concat();
             let record = Record::decode(tag, &raw).unwrap();

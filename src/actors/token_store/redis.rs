@@ -127,7 +127,7 @@ impl RedisTokens {
                     .arg(self.ttl_ms())
                     .arg(self.per_user)
                     .arg(layout::encode_ip(&meta.ip))
-                    .arg(&meta.user_agent)
+                    .arg(layout::compress_user_agent(&meta.user_agent))
                     .arg(self.granule_ms())
                     .invoke_async(c)
                     .await
@@ -243,14 +243,15 @@ impl RedisTokens {
     pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionInfo>, ApiError> {
         let tag = user_tag(user_id);
         let key = self.sessions_key(tag);
-        let fields: Vec<(Vec<u8>, Vec<u8>)> = self.redis.with_conn(async |c| redis::cmd("HGETALL").arg(&key).query_async(c).await).await?;
+        let blob: Option<Vec<u8>> = self.redis.with_conn(async |c| redis::cmd("GET").arg(&key).query_async(c).await).await?;
+        let blob = blob.unwrap_or_default();
         let now = chrono::Utc::now().timestamp_millis();
-        let mut sessions: Vec<SessionInfo> = fields
+        let mut sessions: Vec<SessionInfo> = layout::entries(&blob)
             .into_iter()
             .filter_map(|(field, raw)| {
-                let r = Record::decode(tag, &raw)?;
+                let r = Record::decode(tag, raw)?;
                 (r.user_id == user_id && r.expires > now)
-                    .then(|| SessionInfo::from_millis(layout::sid(tag, &field), r.created, r.seen, r.ip, r.user_agent))
+                    .then(|| SessionInfo::from_millis(layout::sid(tag, field), r.created, r.seen, r.ip, r.user_agent))
             })
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_refreshed_at));

@@ -1,8 +1,10 @@
--- Shared by every session script (prepended to each): the layout of a session record, and the
--- bookkeeping of a user's key expiry and of the live-users histogram.
+-- Shared by every session script (prepended to each): the layout of a user's sessions, and the
+-- bookkeeping of the key's expiry and of the live-users histogram.
 --
--- A user's sessions are the fields of one hash (KEYS[1]), named by the random half of their
--- family id (8 bytes). A record is binary, big-endian:
+-- All of a user's sessions are one string (KEYS[1]): one entry per session, each the session's
+-- field (the random half of its family id, 8 bytes), the record's length (2 bytes) and the
+-- record. One string rather than a hash: Redis keeps a hash with values over 64 bytes as a hash
+-- table, at about twice the memory. A record is binary, big-endian:
 --    1..8   the user id's first 8 bytes (the last 8 are the tag in the key's name)
 --    9..24  the current token's digest        25..40 the predecessor's digest (zeros: none)
 --   41..56  the current token's random bytes, sealed under the predecessor (zeros: none)
@@ -44,21 +46,47 @@ local function granule(ms, g)
   return string.format('%d', math.ceil(ms / g) * g / 1000)
 end
 
--- After a change to the user's hash: drops its expired sessions, makes the key expire with the
--- last of the others, and moves the user in the histogram from the granule of the key's former
--- expiry (`before`, PEXPIRETIME taken before the change) to that of the new one.
-local function settle(key, live, now, g, before)
-  local last = 0
-  local all = redis.call('HGETALL', key)
-  for i = 1, #all, 2 do
-    local e = expires(all[i + 1])
-    if e <= now then
-      redis.call('HDEL', key, all[i])
-    elseif e > last then
-      last = e
+-- The user's sessions: a list of {field, record}.
+local function load(key)
+  local blob = redis.call('GET', key)
+  local list = {}
+  if not blob then return list end
+  local i = 1
+  while i + 9 <= #blob do
+    local hi, lo = string.byte(blob, i + 8, i + 9)
+    local n = hi * 256 + lo
+    list[#list + 1] = {string.sub(blob, i, i + 7), string.sub(blob, i + 10, i + 9 + n)}
+    i = i + 10 + n
+  end
+  return list
+end
+
+-- The position of session `field` in `list`, or nil.
+local function find(list, field)
+  for i = 1, #list do
+    if list[i][1] == field then return i end
+  end
+  return nil
+end
+
+-- Writes `list` back, without its expired sessions: the key expires with the last of them (or
+-- is deleted when none is left), and the user moves in the histogram from the granule of the
+-- key's former expiry (`before`, PEXPIRETIME taken before the change) to that of the new one.
+local function save(key, live, list, now, g, before)
+  local parts, last = {}, 0
+  for i = 1, #list do
+    local r = list[i][2]
+    local e = expires(r)
+    if e > now then
+      parts[#parts + 1] = list[i][1] .. string.char(math.floor(#r / 256), #r % 256) .. r
+      if e > last then last = e end
     end
   end
-  if last > 0 then redis.call('PEXPIREAT', key, last) end
+  if last > 0 then
+    redis.call('SET', key, table.concat(parts), 'PXAT', last)
+  else
+    redis.call('DEL', key)
+  end
   local old = before > now and granule(before, g) or nil
   local new = last > 0 and granule(last, g) or nil
   if old ~= new then

@@ -5,6 +5,12 @@ Starts its own gatehouse on a free loopback port, against its own PostgreSQL dat
 key prefix (or the embedded backend), seeds users through the API, runs each scenario with wrk
 for a bounded time, measures the baselines in the same run, and prints the Markdown tables.
 Everything it starts is stopped, and everything it creates removed, on any exit.
+
+The Redis is one of three deployments (--redis): `node`, the machine's Redis at REDIS_URL (the
+default); `cluster`, a Redis Cluster of 3 primaries + 3 replicas; `sentinel`, a primary and a
+replica watched by 3 Sentinels. The last two are started here on loopback by
+scripts/redis-topology and stopped at exit. --wait-replicas N runs the service with
+REDIS_WAIT_REPLICAS=N: every session change waits for N replicas (Redis WAIT) before answering.
 """
 
 import argparse
@@ -32,7 +38,8 @@ RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "ta
 # BENCH_BINARY measures another build (an older commit's, for a before/after) with this harness.
 BINARY = os.environ.get("BENCH_BINARY", os.path.join(RELEASE, "gatehouse"))
 CEILING = os.path.join(RELEASE, "examples", "hash_ceiling")
-ROTATE_LUA = os.path.join(ROOT, "src", "actors", "token_store", "rotate.lua")
+TOKEN_STORE = os.path.join(ROOT, "src", "actors", "token_store")
+TOPOLOGY = os.path.join(ROOT, "scripts", "redis-topology")
 PASSWORD = "bench-" + secrets.token_hex(8)
 MIB = 1024 * 1024
 # OWASP's Argon2id minimum, whatever the caller's environment says: the benchmark measures the
@@ -43,6 +50,28 @@ THROTTLE_OFF_LIMIT = "1000000000"
 BEARERS = 16
 # The forgot route's answer floor the service runs with (its default).
 FORGOT_FLOOR_MS = 250
+# The refresh-token lifetime and reuse grace the service runs with (their defaults unless the
+# caller's environment sets them, which passes through): the Redis ceiling rotates with the same.
+REFRESH_TTL_S = int(os.environ.get("REFRESH_TOKEN_TTL", "172800"))
+REUSE_GRACE_S = int(os.environ.get("REFRESH_REUSE_GRACE", "10"))
+# Users the Redis ceiling seeds, one session each, over all of its buckets, and what the sessions
+# hold: the user id's first 8 bytes, the session's field (8 bytes), the digest every call presents
+# and the sealed successor (16 bytes each), the client's IP as records store it (length, bytes),
+# and a browser's user agent (records carry it: its size counts). The field, the digest and the
+# sealed successor are printable: redis-benchmark takes them as command-line arguments.
+CEILING_SESSIONS = 10_000
+SESSION_UID = bytes(range(1, 9))
+SESSION_FIELD = "bench-fa"
+SESSION_DIGEST = "ab" * 8
+SESSION_SEALED = "cd" * 8
+SESSION_IP = bytes([4, 127, 0, 0, 1])
+SESSION_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+# The Redis deployments --redis selects, as the report's header names them.
+DEPLOYMENTS = {
+    "node": "Redis, one node (the machine's, REDIS_URL)",
+    "cluster": "Redis Cluster (3 primaries + 3 replicas, started here)",
+    "sentinel": "Redis behind Sentinels (1 primary + 1 replica, 3 Sentinels, started here)",
+}
 
 
 def log(msg):
@@ -79,28 +108,157 @@ class Cleanup:
 
 
 class Redis:
-    def __init__(self, url):
-        host, port, password, db = url_parts(url)
-        self.args = ["-h", host, "-p", str(port or 6379)]
+    """One Redis server through redis-cli: the machine's, a cluster's primary, or the primary the
+    Sentinels name."""
+
+    def __init__(self, host, port, password=None, db=None):
+        self.host, self.port = host, int(port)
+        self.args = ["-h", host, "-p", str(self.port)]
         if password:
             self.args += ["-a", urllib.parse.unquote(password), "--no-auth-warning"]
         self.db = ["-n", db] if db else []
         self.local = host in ("127.0.0.1", "localhost", "::1")
 
+    @classmethod
+    def from_url(cls, url):
+        host, port, password, db = url_parts(url)
+        return cls(host, port or 6379, password, db)
+
+    @property
+    def addr(self):
+        return f"{self.host}:{self.port}"
+
     def cli(self, *cmd, stdin=None):
-        out = subprocess.run(["redis-cli", *self.args, *self.db, *cmd], input=stdin, capture_output=True, text=True, check=True)
+        # -e: an error reply fails the command (redis-cli prints it and exits 0 otherwise, so
+        # a NOSCRIPT or a MOVED would pass for a result).
+        out = subprocess.run(["redis-cli", "-e", *self.args, *self.db, *cmd], input=stdin, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"redis-cli {self.addr} {' '.join(cmd[:2])}: {(out.stdout + out.stderr).strip()}")
         return out.stdout.strip()
+
+    def info(self, section):
+        return dict(line.split(":", 1) for line in self.cli("INFO", section).splitlines() if ":" in line)
 
     def pid(self):
         if not self.local:
             return None
-        m = re.search(r"process_id:(\d+)", self.cli("INFO", "server"))
-        return int(m.group(1)) if m and os.path.exists(f"/proc/{m.group(1)}/stat") else None
+        pid = self.info("server").get("process_id")
+        return int(pid) if pid and os.path.exists(f"/proc/{pid}/stat") else None
+
+    def time_ms(self):
+        seconds, micros = self.cli("TIME").split()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    def keys(self, pattern):
+        """This server's keys matching `pattern` (a cluster primary's own: SCAN is per node)."""
+        return self.cli("--scan", "--pattern", pattern).splitlines()
+
+    def pipe(self, commands):
+        """Sends `commands` (lists of str or bytes arguments) pipelined, through redis-cli --pipe:
+        one round trip for them all, and binary-safe (a NUL byte cannot be a command-line
+        argument). Error replies fail it; the other replies are dropped."""
+        def bulk(arg):
+            b = arg if isinstance(arg, bytes) else str(arg).encode()
+            return b"$%d\r\n%s\r\n" % (len(b), b)
+
+        resp = b"".join(b"*%d\r\n" % len(cmd) + b"".join(bulk(a) for a in cmd) for cmd in commands)
+        if not resp:
+            return
+        out = subprocess.run(["redis-cli", *self.args, *self.db, "--pipe"], input=resp, capture_output=True, check=True).stdout.decode()
+        m = re.search(r"errors: (\d+), replies: (\d+)", out)
+        if not m or m.group(1) != "0" or int(m.group(2)) != len(commands):
+            raise RuntimeError(f"redis-cli --pipe {self.addr} ({commands[0][0]} ...): {out.strip()}")
+
+    def unlink(self, keys):
+        """UNLINKs `keys`, one command per key: a cluster's primary refuses a command whose keys
+        span hash slots, and one key is always in one."""
+        self.pipe([["UNLINK", k] for k in keys])
+
+
+class Deployment:
+    """The Redis a run uses (--redis), and what the benchmark needs of it whatever its kind: the
+    variables that name it to gatehouse, its primaries (where keys are seeded, scripts loaded
+    and keys deleted), and the CPU time its processes spent.
+
+    `node` is the machine's Redis at REDIS_URL (scripts/bench starts one on 6379 if none
+    answers), shared with whatever else uses it: the run touches only its own key prefix.
+    `cluster` and `sentinel` are started by scripts/redis-topology in the work directory and
+    stopped at exit, every one of their processes this run's own."""
+
+    def __init__(self, kind, workdir, wait_replicas):
+        self.kind, self.wait_replicas = kind, wait_replicas
+        self.dir = os.path.join(workdir, "redis")
+        self.env, self.pids = {}, []
+
+    def start(self, cleanup):
+        if self.kind == "node":
+            self.env = {"REDIS_URL": os.environ["REDIS_URL"]}
+        else:
+            log(f"== starting a Redis {self.kind} on loopback (scripts/redis-topology)")
+            # Registered first: `stop` also ends what a failed start left behind.
+            cleanup.add(f"Redis {self.kind}", lambda: subprocess.run([TOPOLOGY, "stop", self.dir], check=True, capture_output=True))
+            out = subprocess.run([TOPOLOGY, self.kind, self.dir], stdout=subprocess.PIPE, text=True, check=True).stdout
+            self.env = dict(re.findall(r"^export (\w+)=(.*)$", out, re.M))
+            # Every process of the deployment (data nodes and Sentinels), from the pid file
+            # scripts/redis-topology writes for each process it lists in DIR/topology.
+            with open(os.path.join(self.dir, "topology")) as f:
+                names = [line.split()[1] for line in f if line.startswith("node ")]
+            for name in names:
+                with open(os.path.join(self.dir, name + ".pid")) as f:
+                    self.pids.append(int(f.read().strip()))
+        primaries = self.primaries()
+        log(f"   {DEPLOYMENTS[self.kind]}: primaries {', '.join(p.addr for p in primaries)}")
+        # A wait for more replicas than a primary has never succeeds: every session change would
+        # answer 503. Refused here rather than measured.
+        for p in primaries:
+            have = int(p.info("replication").get("connected_slaves", "0"))
+            if have < self.wait_replicas:
+                raise RuntimeError(f"--wait-replicas {self.wait_replicas}, but the primary {p.addr} has {have} replica(s)")
+
+    def primaries(self):
+        """The primaries serving the data now (asked each time: a failover may move them)."""
+        if self.kind == "node":
+            return [Redis.from_url(self.env["REDIS_URL"])]
+        if self.kind == "sentinel":
+            for hp in self.env["REDIS_SENTINELS"].split(","):
+                host, port = hp.rsplit(":", 1)
+                try:
+                    reply = Redis(host, port).cli("SENTINEL", "get-master-addr-by-name", self.env["REDIS_SENTINEL_MASTER"]).split()
+                except RuntimeError:
+                    continue
+                if len(reply) == 2:
+                    return [Redis(*reply)]
+            raise RuntimeError("no Sentinel names a primary")
+        for hp in self.env["REDIS_CLUSTER_NODES"].split(","):
+            host, port = hp.rsplit(":", 1)
+            try:
+                nodes = Redis(host, port).cli("CLUSTER", "NODES")
+            except RuntimeError:
+                continue
+            # `<id> <host:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges...>`
+            primaries = [
+                (int(f[8].split("-")[0]), Redis(*f[1].split("@")[0].rsplit(":", 1)))
+                for f in (line.split() for line in nodes.splitlines())
+                if "master" in f[2].split(",") and "fail" not in f[2] and len(f) > 8
+            ]
+            return [p for _, p in sorted(primaries, key=lambda x: x[0])]
+        raise RuntimeError("no cluster node answers CLUSTER NODES")
+
+    def describe(self):
+        return f"{DEPLOYMENTS[self.kind]}, REDIS_WAIT_REPLICAS={self.wait_replicas}"
+
+    def cpu_seconds(self):
+        """CPU time spent by the deployment's processes: every redis-server of a deployment
+        started here (primaries, replicas, Sentinels); for the machine's Redis, that one server
+        when it is local (None when it is not)."""
+        if self.kind == "node":
+            return cpu_seconds(self.primaries()[0].pid())
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
     def delete_prefix(self, prefix):
-        keys = self.cli("--scan", "--pattern", prefix + "*").split()
-        for i in range(0, len(keys), 500):
-            self.cli("UNLINK", *keys[i : i + 500])
+        # Every primary holds its own slots' keys; replicas follow their primary.
+        for p in self.primaries():
+            p.unlink(p.keys(prefix + "*"))
 
 
 class Postgres:
@@ -141,6 +299,32 @@ def reset_peak_rss(pid):
     # Writing 5 to clear_refs resets the peak resident set size (VmHWM) to the current one.
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
+
+
+def live_granule_ms(ttl_s):
+    """`layout::live_granule` in ms: 1/288th of the refresh-token lifetime, within 1 s and 10 min."""
+    return min(max(ttl_s // 288, 1), 600) * 1000
+
+
+# The Redis ceiling's sessions, after its run: KEYS[1] is a bucket's live histogram,
+# `<prefix>{<bucket>}:live`, and the bucket's ARGV[1] users' keys are `<prefix>{<bucket>}:<12
+# digits>`, in the same hash slot. Returns how many keys are left, and how many of them expire at
+# ARGV[2] (Unix ms) or later. A user's key expires with their last session, so a rotation at a
+# time t moves it to t + the lifetime, and a session ended (a call that presented anything but
+# the current digest is a replay, which ends it) deletes its key. Reads nothing of the sessions'
+# layout: the service's scripts own it.
+CHECK_LUA = """
+local base = string.sub(KEYS[1], 1, -5)
+local left, moved = 0, 0
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local e = redis.call('PEXPIRETIME', base .. string.format('%012d', i))
+  if e > 0 then
+    left = left + 1
+    if e >= tonumber(ARGV[2]) then moved = moved + 1 end
+  end
+end
+return {left, moved}
+"""
 
 
 class Gatehouse:
@@ -275,7 +459,7 @@ class Bench:
         # The bearer scenarios' users, never logged in by the load: with one session per user
         # (the default), the login scenarios would end the sessions their tokens belong to.
         self.bearers_file = os.path.join(self.workdir, "bearers.txt")
-        self.redis = None if args.embedded else Redis(os.environ["REDIS_URL"])
+        self.redis = None if args.embedded else Deployment(args.redis, self.workdir, args.wait_replicas)
         self.prefix = f"gh-bench:{os.getpid()}:"
 
     # --- set-up ----------------------------------------------------------------------------
@@ -306,7 +490,10 @@ class Bench:
             pg.create()
             self.cleanup.add("benchmark database", pg.drop)
             self.cleanup.add("benchmark Redis keys", lambda: self.redis.delete_prefix(self.prefix))
-            env.update(DATABASE_URL=pg.url, REDIS_URL=os.environ["REDIS_URL"], REDIS_KEY_PREFIX=self.prefix)
+            # The deployment's own variables (REDIS_URL, REDIS_CLUSTER_NODES, or REDIS_SENTINELS
+            # and REDIS_SENTINEL_MASTER): the caller's REDIS_* were dropped above.
+            env.update(self.redis.env, DATABASE_URL=pg.url, REDIS_KEY_PREFIX=self.prefix,
+                       REDIS_WAIT_REPLICAS=str(self.redis.wait_replicas))
         return env
 
     def start_service(self):
@@ -350,41 +537,130 @@ class Bench:
 
     def redis_ceiling(self, connections=64):
         """redis-benchmark running the rotate script itself, each call doing a real rotation
-        (the presented hash is the current one and stays current), at the same concurrency."""
+        (the presented digest is the current one, and the successor's digest is the same, so it
+        stays current), at the same concurrency, on the deployment under test (the current
+        primary behind Sentinels; every primary of a cluster, in cluster mode).
+
+        The scripts are the service's own, each `session.lua` + "\n" + its body as `RedisTokens`
+        builds them: the sessions are stored by `issue.lua` (one per user, as a login stores
+        it), so they are real records in whatever layout the scripts define, and rotated by
+        `rotate.lua`. The users' keys are `<prefix>{<bucket>}:<12 digits>` (redis-benchmark's
+        `__rand_int__`, standing in for the user's tag) beside the bucket's
+        `<prefix>{<bucket>}:live`. One bucket per primary: redis-benchmark draws each
+        `__rand_int__` of a call on its own, so the only bucket both keys of a call can share is
+        a fixed one (see `ceiling_buckets`).
+        """
         log("== Redis's ceiling (redis-benchmark, the rotate script, one call per request)")
-        with open(ROTATE_LUA) as f:
-            sha = self.redis.cli("SCRIPT", "LOAD", f.read())
-        keys = 10_000
+        cluster = self.redis.kind == "cluster"
+        primaries = self.redis.primaries()
+        script = {}
+        with open(os.path.join(TOKEN_STORE, "session.lua")) as f:
+            layout = f.read()
+        for name in ("issue", "rotate"):
+            with open(os.path.join(TOKEN_STORE, name + ".lua")) as f:
+                script[name] = layout + "\n" + f.read()
+        # EVALSHA runs only a script the node it reaches has cached: loaded on every primary.
+        sha = {}
+        for name, text in script.items():
+            shas = {p.cli("SCRIPT", "LOAD", text) for p in primaries}
+            assert len(shas) == 1, shas
+            sha[name] = shas.pop()
         pfx = self.prefix + "rb:"
-        h = "ab" * 32
-        # One session per user hash, in the store's layout: `{u:<n>}:sessions`, field `fam`.
-        seed = "local t = redis.call('TIME') local now = t[1] * 1000 " \
-               "for i = 0, tonumber(ARGV[1]) - 1 do local k = KEYS[1] .. '{u:' .. string.format('%012d', i) .. '}:sessions' " \
-               "redis.call('HSET', k, 'fam', cjson.encode({uid = '00000000-0000-0000-0000-000000000000', cur = ARGV[2], " \
-               "created = now, seen = now, exp = now + 600000})) " \
-               "redis.call('PEXPIRE', k, 600000) end return 1"
-        self.redis.cli("EVAL", seed, "1", pfx, str(keys), h)
-        call = ["EVALSHA", sha, "2", pfx + "{u:__rand_int__}:sessions", pfx + "live", "fam", h, h, "cd" * 32, "600000", "10000", "1"]
+        buckets = self.ceiling_buckets(pfx, primaries)
+        # The same number of users as ever over all buckets; __rand_int__ picks one of a bucket's.
+        per_bucket = -(-CEILING_SESSIONS // len(buckets))
+        ttl_ms, grace_ms, granule_ms = REFRESH_TTL_S * 1000, REUSE_GRACE_S * 1000, live_granule_ms(REFRESH_TTL_S)
+        for p, bucket in buckets:
+            # issue.lua's arguments, as `RedisTokens::store_new` passes them (SESSIONS_PER_USER 1).
+            p.pipe([["EVALSHA", sha["issue"], "2", f"{pfx}{bucket}:{i:012d}", f"{pfx}{bucket}:live", SESSION_UID, SESSION_FIELD,
+                     SESSION_DIGEST, ttl_ms, 1, SESSION_IP, SESSION_UA, granule_ms] for i in range(per_bucket)])
+        keys = f"{pfx}{{tag}}" if cluster else f"{pfx}{buckets[0][1]}"
+        # rotate.lua's arguments, as `RedisTokens::rotate` passes them, the presented token's tag
+        # verified.
+        call = ["EVALSHA", sha["rotate"], "2", keys + ":__rand_int__", keys + ":live", SESSION_FIELD, SESSION_DIGEST, SESSION_DIGEST,
+                SESSION_SEALED, str(ttl_ms), str(grace_ms), "1", str(granule_ms)]
+
+        def by_hand(when):
+            # One call per bucket through redis-cli: the reply must be a rotation. (A call naming
+            # no session answers `gone`, at full speed, and redis-benchmark never sees replies.)
+            for p, bucket in buckets:
+                reply = p.cli(*call[:3], f"{pfx}{bucket}:{0:012d}", f"{pfx}{bucket}:live", *call[5:]).splitlines()
+                if reply[:1] != ["rotated"]:
+                    raise RuntimeError(f"the rotate call on {p.addr} {when} answered {reply[:1]}, not `rotated`")
+
+        by_hand("before the run")
+        # Expiries from here on are the calls' (strictly after the seeding's and the call above).
+        time.sleep(0.002)
+        since = {p.addr: p.time_ms() for p, _ in buckets}
+        seed = primaries[0]
+        target = ["--cluster", *seed.args] if cluster else [*seed.args, *seed.db]
 
         def run(n):
-            cmd = ["redis-benchmark", *self.redis.args, *self.redis.db, "-c", str(connections), "-n", str(n), "-r", str(keys), "--csv", *call]
+            cmd = ["redis-benchmark", *target, "-c", str(connections), "-n", str(n), "-r", str(per_bucket), "--csv", *call]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            row = next(r for r in csv.DictReader(io.StringIO(out)) if r.get("rps"))
-            return row
+            # In cluster mode the CSV follows a list of the primaries.
+            rows = out[out.index('"test"'):]
+            return next(r for r in csv.DictReader(io.StringIO(rows)) if r.get("rps"))
 
         probe = run(5_000)
         n = max(10_000, int(float(probe["rps"]) * self.seconds))
         row = run(n)
+        # The calls rotated: no user lost their session, and the expiry of those the calls drew
+        # moved (`CHECK_LUA`). redis-benchmark itself exits on any error reply.
+        left = rotated = 0
+        for p, bucket in buckets:
+            k, r = p.cli("EVAL", CHECK_LUA, "1", f"{pfx}{bucket}:live", str(per_bucket), str(since[p.addr] + ttl_ms)).split()
+            left, rotated = left + int(k), rotated + int(r)
+        by_hand("after the run")
+        users = per_bucket * len(buckets)
+        if left != users or rotated == 0:
+            raise RuntimeError(f"the ceiling's calls did not rotate: {left} of {users} sessions left, {rotated} rotated")
         result = {
             "connections": connections,
             "requests": n,
             "rps": float(row["rps"]),
             "p50_ms": float(row["p50_latency_ms"]),
             "p99_ms": float(row["p99_latency_ms"]),
-            "command": " ".join(["redis-benchmark", "-c", str(connections), "-n", str(n), "-r", str(keys), *call]),
+            "command": " ".join(["redis-benchmark", *(["--cluster"] if cluster else []), "-c", str(connections), "-n", str(n),
+                                 "-r", str(per_bucket), *call]),
+            "deployment": self.redis.kind,
+            "primaries": [p.addr for p in primaries],
+            "buckets": {p.addr: bucket for p, bucket in buckets},
+            # `rotated`: the sessions the calls drew at least once (of 5,000 + n calls over them).
+            "sessions": {"seeded": users, "left": left, "rotated": rotated},
         }
         self.results["baselines"]["redis"] = result
-        log(f"   {result['rps']:.0f} rotations/s, p99 {result['p99_ms']:.2f} ms")
+        log(f"   {result['rps']:.0f} rotations/s, p99 {result['p99_ms']:.2f} ms "
+            f"({rotated} of {users} sessions rotated, in {len(buckets)} bucket(s), none lost)")
+
+    def ceiling_buckets(self, pfx, primaries):
+        """[(primary, bucket)]: where the ceiling's sessions live, `{<bucket>}` being the hash tag
+        of both keys of every call, so that each call stays in one hash slot.
+
+        On one node (alone, or behind Sentinels) a single bucket: where a key lies costs one
+        Redis nothing. In a cluster, the bucket redis-benchmark --cluster sends each primary.
+        It does not route by key: each connection is bound to one primary (connection i to
+        primary i mod n, a thread per primary) and gets every command there, after replacing
+        each `{tag}` in its arguments by a hash tag of that primary's first slot (1 to 3
+        characters; a short one padded with `}`, as `{8M}}`). A command without `{tag}` meets a
+        MOVED on the other primaries, on which redis-benchmark 7 exits. The tags come from a
+        table compiled into redis-benchmark: learnt here by letting it write one key per
+        primary."""
+        if self.redis.kind != "cluster":
+            return [(primaries[0], "{000}")]
+        probe = pfx + "{tag}:probe"
+        # One connection per primary, each making a request at least.
+        n = len(primaries)
+        cmd = ["redis-benchmark", "--cluster", *primaries[0].args, "-c", str(n), "-n", str(10 * n), "SET", probe, "1"]
+        subprocess.run(cmd, capture_output=True, text=True, check=True)
+        buckets = []
+        for p in primaries:
+            keys = p.keys(pfx + "*:probe")
+            if len(keys) != 1:
+                raise RuntimeError(f"redis-benchmark --cluster wrote {keys} on {p.addr}, not one key")
+            buckets.append((p, keys[0][len(pfx):-len(":probe")]))
+            p.unlink(keys)
+        return buckets
 
     # --- scenarios -------------------------------------------------------------------------
 
@@ -392,19 +668,20 @@ class Bench:
         """Runs `runs` ([(key, script, path, connections)]) at once; records each."""
         load = os.getloadavg()[0]
         log(f"== {label or name} (load {load:.2f})")
-        redis_pid = self.redis.pid() if self.redis else None
+        redis_cpu = self.redis.cpu_seconds if self.redis else lambda: None
         reset_peak_rss(self.gh.pid)
-        cpu_before = cpu_seconds(self.gh.pid), cpu_seconds(redis_pid), machine_cpu_seconds()
+        cpu_before = cpu_seconds(self.gh.pid), redis_cpu(), machine_cpu_seconds()
         procs = [(key, conns, run_wrk(script, self.gh.base + path, conns, self.seconds, self.users_for(script), threads=1 if len(runs) > 1 else None))
                  for key, script, path, conns in runs]
         results = [(key, conns, wrk_result(p)) for key, conns, p in procs]
-        cpu_after = cpu_seconds(self.gh.pid), cpu_seconds(redis_pid), machine_cpu_seconds()
+        cpu_after = cpu_seconds(self.gh.pid), redis_cpu(), machine_cpu_seconds()
         peak = status_kib(self.gh.pid, "VmHWM") * 1024
         total = sum(r["requests"] for _, _, r in results) or 1
-        # Where the machine's CPU went, per request: gatehouse, Redis, the load generator, and
-        # everything else running meanwhile (PostgreSQL, other processes).
+        # Where the machine's CPU went, per request: gatehouse, Redis (every process of the
+        # deployment: replicas and Sentinels too), the load generator, and everything else
+        # running meanwhile (PostgreSQL, other processes).
         gatehouse = cpu_after[0] - cpu_before[0]
-        redis = cpu_after[1] - cpu_before[1] if redis_pid else 0.0
+        redis = cpu_after[1] - cpu_before[1] if cpu_before[1] is not None and cpu_after[1] is not None else 0.0
         wrk = sum(r["wrk_cpu_s"] for _, _, r in results)
         machine = cpu_after[2] - cpu_before[2]
         for key, conns, r in results:
@@ -420,6 +697,9 @@ class Bench:
             log(f"   {key}: {r['rps']:.0f}/s p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms errors {r['errors']}")
 
     def run(self):
+        if self.redis:
+            self.redis.start(self.cleanup)
+            self.results["redis"].update(env=self.redis.env, primaries=[p.addr for p in self.redis.primaries()])
         self.start_service()
         self.seed()
         self.scenario("ping", [("ping", "ping.lua", "/", 64)], "GET / (the framework's ceiling)")
@@ -556,7 +836,11 @@ class Bench:
                          f"{x['errors']} | {x['peak_rss_bytes'] / MIB:.0f} | {cpu(x['cpu_us_per_request'])} |")
         if "redis" in b:
             x = b["redis"]
-            lines.append(f"| Redis ceiling: rotate script (redis-benchmark) | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | "
+            how = "redis-benchmark --cluster, every primary" if x["deployment"] == "cluster" else "redis-benchmark"
+            # WAIT is the service's, after the script: the ceiling never waits for a replica.
+            if self.redis.wait_replicas:
+                how += ", no WAIT"
+            lines.append(f"| Redis ceiling: rotate script ({how}) | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | "
                          f"{x['p99_ms']:.2f} | | | |")
         if "propagation" in r:
             x = r["propagation"]
@@ -573,13 +857,24 @@ class Bench:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="2 s per scenario, few users: checks the harness, judges nothing")
     p.add_argument("--embedded", action="store_true", help="the embedded backend (SQLite, in-memory token store)")
+    p.add_argument("--redis", choices=list(DEPLOYMENTS), default="node",
+                   help="the Redis deployment: node = the machine's Redis at REDIS_URL (default); cluster = 3 primaries + "
+                        "3 replicas, sentinel = a primary + a replica behind 3 Sentinels, both started here on loopback "
+                        "(scripts/redis-topology) and stopped at exit")
+    p.add_argument("--wait-replicas", type=int, default=0, metavar="N",
+                   help="REDIS_WAIT_REPLICAS for the service: each session change waits for N replicas (Redis WAIT); "
+                        "for cluster and sentinel, which have one replica per primary")
     p.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     p.add_argument("--users", type=int, default=256, help="users seeded (at least twice the connections)")
     p.add_argument("--out", default=os.path.join(ROOT, "artifacts", "bench"), help="where the JSON and Markdown results go")
     args = p.parse_args()
+    if args.embedded and (args.redis != "node" or args.wait_replicas):
+        p.error("--redis and --wait-replicas apply to the PostgreSQL + Redis backend, not --embedded")
+    if args.wait_replicas < 0:
+        p.error("--wait-replicas must be 0 or more")
     if args.smoke:
         args.duration, args.users = 2, 160
     cleanup = Cleanup()
@@ -588,7 +883,7 @@ def main():
         signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         bench = Bench(args, cleanup)
-        backend = "embedded (SQLite + in-memory token store)" if args.embedded else "PostgreSQL + Redis"
+        backend = "embedded (SQLite + in-memory token store)" if args.embedded else f"PostgreSQL + {bench.redis.describe()}"
         threads = os.environ.get("HASHER_THREADS", "cores")
         bench.results.update(
             backend=backend,
@@ -598,11 +893,15 @@ def main():
             smoke=args.smoke,
             load_at_start=os.getloadavg(),
         )
+        if not args.embedded:
+            bench.results["redis"] = {"deployment": args.redis, "wait_replicas": args.wait_replicas}
         bench.run()
         table = bench.report()
         print(table)
         os.makedirs(args.out, exist_ok=True)
-        name = "embedded" if args.embedded else "postgres-redis"
+        # One file per deployment and wait, so that runs on several sit side by side.
+        name = "embedded" if args.embedded else "postgres-redis" + ("" if args.redis == "node" else "-" + args.redis) + \
+            (f"-wait{args.wait_replicas}" if args.wait_replicas else "")
         with open(os.path.join(args.out, f"{name}.json"), "w") as f:
             json.dump(bench.results, f, indent=2)
         with open(os.path.join(args.out, f"{name}.md"), "w") as f:

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse::actors::redis_pool::node_client;
+use gatehouse::actors::redis_pool::{PoolSettings, node_client};
 use gatehouse::actors::token_store::{RedisSettings, RedisTokens, SessionMeta};
 use gatehouse::config::{Config, RedisTarget, TokenStoreKind};
 use gatehouse::tokens::RefreshKey;
@@ -52,14 +52,10 @@ async fn main() {
     let prefix = format!("mem:{}:", &Uuid::new_v4().simple().to_string()[..6]);
     let store = Arc::new(
         RedisTokens::new(RedisSettings {
-            target: &target,
-            prefix: &prefix,
-            max_connections: 4,
-            timeout: Duration::from_secs(10),
+            pool: PoolSettings { target: &target, prefix: &prefix, max_connections: 4, timeout: Duration::from_secs(10), wait_replicas: 0 },
             ttl: config.tokens.refresh_token_ttl,
             grace: config.tokens.refresh_reuse_grace,
             per_user: 1,
-            wait_replicas: 0,
         })
         .expect("a Redis deployment"),
     );

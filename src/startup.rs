@@ -15,6 +15,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::account_store::AccountStore;
 use crate::actors::counters::{CounterBackend, MemoryCounters, RedisCounters};
+use crate::actors::redis_pool::PoolSettings;
 use crate::actors::token_store::{MemoryTokens, RedisSettings, RedisTokens, TokenBackend};
 use crate::actors::user_repo::{UserCache, UserStore};
 use crate::actors::workers::{DependenciesWorker, LiveTokensWorker, PoolProbe, Probes};
@@ -89,14 +90,16 @@ impl Application {
         let token_backend = match &config.stores.token_store {
             TokenStoreKind::Redis(target) => TokenBackend::Redis(Arc::new(
                 RedisTokens::new(RedisSettings {
-                    target,
-                    prefix: &config.stores.redis_key_prefix,
-                    max_connections: config.stores.redis_max_connections,
-                    timeout: config.stores.dependency_timeout,
+                    pool: PoolSettings {
+                        target,
+                        prefix: &config.stores.redis_key_prefix,
+                        max_connections: config.stores.redis_max_connections,
+                        timeout: config.stores.dependency_timeout,
+                        wait_replicas: config.stores.redis_wait_replicas,
+                    },
                     ttl: config.tokens.refresh_token_ttl,
                     grace: config.tokens.refresh_reuse_grace,
                     per_user: config.sessions.per_user,
-                    wait_replicas: config.stores.redis_wait_replicas,
                 })
                 .context("REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES does not name a Redis deployment")?,
             )),

@@ -296,11 +296,6 @@ impl RedisPool {
         &self.prefix
     }
 
-    /// Whether the connections are a cluster's (commands of one call must then share a slot).
-    pub fn is_cluster(&self) -> bool {
-        matches!(self.links, Links::Cluster { .. })
-    }
-
     /// Runs `op` on a connection within the timeout.
     ///
     /// A pooled connection goes back to the pool as soon as it is taken, and `op` runs on a

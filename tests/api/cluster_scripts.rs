@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::actors::counters::RedisCounters;
+use gatehouse::actors::redis_pool::PoolSettings;
 use gatehouse::actors::token_store::{RedisSettings, RedisTokens, Rotation, SessionMeta};
 use gatehouse::config::RedisTarget;
 use gatehouse::middleware::RequestId;
@@ -43,14 +44,10 @@ async fn every_script_runs_on_a_cluster_without_a_cross_slot_key() {
     let (target, _topology) = cluster();
     let prefix = format!("gh-test:{}:", Uuid::new_v4().simple());
     let settings = RedisSettings {
-        target: &target,
-        prefix: &prefix,
-        max_connections: 2,
-        timeout: Duration::from_secs(5),
+        pool: PoolSettings { target: &target, prefix: &prefix, max_connections: 2, timeout: Duration::from_secs(5), wait_replicas: 1 },
         ttl: Duration::from_secs(60),
         grace: Duration::from_secs(5),
         per_user: 2,
-        wait_replicas: 1,
     };
     let store = Arc::new(RedisTokens::new(settings).unwrap());
     let key = crate::helpers::refresh_key();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
+use gatehouse::actors::redis_pool::PoolSettings;
 use gatehouse::actors::token_store::{RedisSettings, RedisTokens, SessionMeta, TokenBackend};
 use gatehouse::actors::user_repo::UserStore;
 use gatehouse::actors::workers::{PoolProbe, Probes, dependencies, live_tokens};
@@ -86,11 +87,7 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
     let prefix = format!("gh-test:{}:", Uuid::new_v4().simple());
     let target = crate::common::redis_target();
     let settings = |ttl| RedisSettings {
-        target: &target,
-        wait_replicas: 0,
-        prefix: &prefix,
-        max_connections: 2,
-        timeout: Duration::from_secs(2),
+        pool: PoolSettings { target: &target, prefix: &prefix, max_connections: 2, timeout: Duration::from_secs(2), wait_replicas: 0 },
         ttl,
         grace: Duration::from_secs(0),
         per_user: 1,
@@ -136,11 +133,13 @@ async fn a_worker_tick_counts_users_with_a_live_refresh_token_and_sweeps_expired
 #[actix_web::test]
 async fn a_worker_tick_reports_a_store_that_is_down() {
     let down = RedisTokens::new(RedisSettings {
-        target: &RedisTarget::Node { url: "redis://127.0.0.1:1".into() },
-        wait_replicas: 0,
-        prefix: "gh-test:down:",
-        max_connections: 1,
-        timeout: Duration::from_millis(300),
+        pool: PoolSettings {
+            target: &RedisTarget::Node { url: "redis://127.0.0.1:1".into() },
+            prefix: "gh-test:down:",
+            max_connections: 1,
+            timeout: Duration::from_millis(300),
+            wait_replicas: 0,
+        },
         ttl: Duration::from_secs(60),
         grace: Duration::from_secs(0),
         per_user: 1,

@@ -18,7 +18,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::tokens::{session_id, user_id_of};
+use crate::tokens::user_id_of;
 
 /// How many buckets users are spread over (a power of two).
 pub const BUCKETS: u16 = 1024;
@@ -143,7 +143,7 @@ fn u48(bytes: &[u8]) -> i64 {
 }
 
 impl Record {
-    /// Reads a record of the hash of the users tagged `tag`; `None` if it is not one.
+    /// Reads a record of the key of the users tagged `tag`; `None` if it is not one.
     pub fn decode(tag: [u8; 8], raw: &[u8]) -> Option<Record> {
         if raw.len() <= FIXED {
             return None;
@@ -166,12 +166,7 @@ impl Record {
     }
 }
 
-/// The session id of the field `field` in the hash of the users tagged `tag`.
-pub fn sid(tag: [u8; 8], field: &[u8]) -> String {
-    session_id(tag, field)
-}
-
-/// The field of the session `sid` (a family id in hex) if it belongs in the hash of the users
+/// The field of the session `sid` (a family id in hex) if it belongs in the key of the users
 /// tagged `tag`; `None` for an id of another user's (or of nobody's) shape.
 pub fn field_of(tag: [u8; 8], sid: &str) -> Option<Vec<u8>> {
     let family = hex::decode(sid).ok()?;
@@ -266,8 +261,8 @@ mod tests {
             );
         }
         assert_eq!(Record::decode(tag, &[0; 40]), None);
-        assert_eq!(field_of(tag, &sid(tag, &[1; 8])), Some(vec![1; 8]));
-        assert_eq!(field_of([9; 8], &sid(tag, &[1; 8])), None, "another user's session");
+        assert_eq!(field_of(tag, &crate::tokens::session_id(tag, &[1; 8])), Some(vec![1; 8]));
+        assert_eq!(field_of([9; 8], &crate::tokens::session_id(tag, &[1; 8])), None, "another user's session");
         assert_eq!(field_of(tag, "zz"), None);
     }
 }

@@ -11,9 +11,8 @@ use uuid::Uuid;
 use super::layout::{self, Record};
 use super::{Revoked, Rotation, SessionInfo, SessionMeta};
 use crate::actors::redis_pool::{PoolSettings, RedisPool};
-use crate::config::RedisTarget;
 use crate::error::ApiError;
-use crate::tokens::{RefreshToken, TokenHash, user_id_of, user_tag};
+use crate::tokens::{RefreshToken, TokenHash, session_id, user_id_of, user_tag};
 
 pub struct RedisTokens {
     redis: RedisPool,
@@ -24,17 +23,16 @@ pub struct RedisTokens {
 }
 
 /// The session scripts, each with the shared record layout prepended.
-#[derive(Clone)]
-pub struct Scripts {
-    pub issue: Script,
-    pub rotate: Script,
-    pub revoke: Script,
-    pub end: Script,
-    pub live: Script,
+struct Scripts {
+    issue: Script,
+    rotate: Script,
+    revoke: Script,
+    end: Script,
+    live: Script,
 }
 
 impl Scripts {
-    pub fn new() -> Scripts {
+    fn new() -> Scripts {
         let with_layout = |body: &str| Script::new(&format!("{}\n{body}", include_str!("session.lua")));
         Scripts {
             issue: with_layout(include_str!("issue.lua")),
@@ -46,37 +44,20 @@ impl Scripts {
     }
 }
 
-impl Default for Scripts {
-    fn default() -> Scripts {
-        Scripts::new()
-    }
-}
-
 pub struct RedisSettings<'a> {
-    pub target: &'a RedisTarget,
-    pub prefix: &'a str,
-    pub max_connections: u32,
-    pub timeout: Duration,
+    /// The connections: deployment, prefix, pool size, timeout, `REDIS_WAIT_REPLICAS`.
+    pub pool: PoolSettings<'a>,
     pub ttl: Duration,
     pub grace: Duration,
     /// `SESSIONS_PER_USER`.
     pub per_user: u32,
-    /// `REDIS_WAIT_REPLICAS`.
-    pub wait_replicas: u32,
 }
 
 impl RedisTokens {
     /// Builds the connections without connecting: the service starts while Redis is down and
     /// connects when it comes up (readiness reports it meanwhile).
     pub fn new(s: RedisSettings<'_>) -> Result<RedisTokens, RedisError> {
-        let pool = RedisPool::new(PoolSettings {
-            target: s.target,
-            prefix: s.prefix,
-            max_connections: s.max_connections,
-            timeout: s.timeout,
-            wait_replicas: s.wait_replicas,
-        })?;
-        Ok(RedisTokens::over(pool, s.ttl, s.grace, s.per_user))
+        Ok(RedisTokens::over(RedisPool::new(s.pool)?, s.ttl, s.grace, s.per_user))
     }
 
     fn over(redis: RedisPool, ttl: Duration, grace: Duration, per_user: u32) -> RedisTokens {
@@ -138,7 +119,7 @@ impl RedisTokens {
         if !self.redis.replicated(&key).await {
             return Err(ApiError::Unavailable(crate::error::Dependency::TokenStore));
         }
-        Ok(ended.iter().map(|field| layout::sid(tag, field)).collect())
+        Ok(ended.iter().map(|field| session_id(tag, field)).collect())
     }
 
     /// `proven`: whether `presented` carries a valid tag (see `TokenBackend::rotate`).
@@ -236,7 +217,7 @@ impl RedisTokens {
         if !ended.is_empty() {
             self.redis.replicated(&key).await;
         }
-        Ok(ended.iter().map(|field| layout::sid(tag, field)).collect())
+        Ok(ended.iter().map(|field| session_id(tag, field)).collect())
     }
 
     /// The live sessions of `user_id`, most recently used first.
@@ -251,7 +232,7 @@ impl RedisTokens {
             .filter_map(|(field, raw)| {
                 let r = Record::decode(tag, raw)?;
                 (r.user_id == user_id && r.expires > now)
-                    .then(|| SessionInfo::from_millis(layout::sid(tag, field), r.created, r.seen, r.ip, r.user_agent))
+                    .then(|| SessionInfo::from_millis(session_id(tag, field), r.created, r.seen, r.ip, r.user_agent))
             })
             .collect();
         sessions.sort_by_key(|s| std::cmp::Reverse(s.last_refreshed_at));

@@ -2,12 +2,12 @@
 //! the verified access tokens): one policy, so both stay bounded the same way.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 /// Makes room in a full table before an insert: drops the entries `live` rejects, and
 /// everything if that frees less than a quarter, so the O(capacity) sweep is paid at most once
 /// per quarter of the capacity inserted. A table below `capacity` is left as it is.
-pub fn make_room<K: Eq + Hash, V>(entries: &mut HashMap<K, V>, capacity: usize, live: impl FnMut(&K, &mut V) -> bool) {
+pub fn make_room<K: Eq + Hash, V, S: BuildHasher>(entries: &mut HashMap<K, V, S>, capacity: usize, live: impl FnMut(&K, &mut V) -> bool) {
     if entries.len() < capacity {
         return;
     }

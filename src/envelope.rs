@@ -20,6 +20,9 @@ pub struct ErrorContent {
     pub error_type: &'static str,
 }
 
+/// Bytes reserved for a body up front: most answers fit, so the body is allocated once.
+const TYPICAL_BODY: usize = 256;
+
 /// A successful response with `content` in the envelope.
 pub fn success<T: Serialize>(status: StatusCode, content: T) -> HttpResponse {
     success_with(HttpResponse::build(status), content)
@@ -30,7 +33,8 @@ pub fn success_with<T: Serialize>(mut builder: HttpResponseBuilder, content: T) 
     let mut response = builder.finish();
     let status = response.status();
     // unwrap: the content types serialised here are plain structs, strings and JSON values.
-    let body = serde_json::to_vec(&Envelope { success: status.is_success(), status: status.as_u16(), content }).unwrap();
+    let mut body = Vec::with_capacity(TYPICAL_BODY);
+    serde_json::to_writer(&mut body, &Envelope { success: status.is_success(), status: status.as_u16(), content }).unwrap();
     response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
     response.set_body(body).map_into_boxed_body()
 }

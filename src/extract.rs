@@ -4,7 +4,6 @@ use std::future::{Ready, ready};
 
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use actix_web_httpauth::headers::authorization::Bearer;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -23,13 +22,18 @@ pub struct AuthenticatedUser {
 /// Longer than any token this service signs, short enough to bound the work on junk.
 const MAX_TOKEN_LEN: usize = 4096;
 
-/// Parses `Authorization: Bearer <token>` strictly.
+/// Parses `Authorization: Bearer <token>` strictly; the token borrowed from the request.
 ///
 /// Security: exactly one Authorization header, the scheme compared case-insensitively (RFC 9110
-/// §11.1; actix-web-httpauth's own parser accepts only `Bearer`), one space, and a token made
-/// of the token68 alphabet (RFC 6750 §2.1). Anything else is `INVALID_ACCESS_TOKEN`; no header
-/// at all is `MISSING_ACCESS_TOKEN`. The `Bearer` type masks the token in `Debug`.
-pub fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
+/// §11.1: `bearer` and `BEARER` too), one space, and a token made of the token68 alphabet
+/// (RFC 6750 §2.1). Anything else is `INVALID_ACCESS_TOKEN`; no header at all is
+/// `MISSING_ACCESS_TOKEN`. The token is never logged.
+pub fn bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    token68(bearer_field(req)?)
+}
+
+/// All of `bearer` but the token's alphabet.
+fn bearer_field(req: &HttpRequest) -> Result<&[u8], ApiError> {
     let mut values = req.headers().get_all(AUTHORIZATION);
     let value = values.next().ok_or(ApiError::MissingAccessToken)?;
     if values.next().is_some() {
@@ -38,20 +42,25 @@ pub fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
     let value = value.as_bytes();
     let space = value.iter().position(|&b| b == b' ').ok_or(ApiError::InvalidAccessToken)?;
     let (scheme, token) = (&value[..space], &value[space + 1..]);
-    if !scheme.eq_ignore_ascii_case(b"bearer")
-        || token.is_empty()
-        || token.len() > MAX_TOKEN_LEN
-        || !token.iter().all(|&b| TOKEN68[b as usize])
-    {
+    if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return Err(ApiError::InvalidAccessToken);
     }
-    // The token68 alphabet is ASCII, so the token is valid UTF-8.
-    let token = std::str::from_utf8(token).map_err(|_| ApiError::InvalidAccessToken)?;
-    Ok(Bearer::new(token.to_string()))
+    Ok(token)
 }
 
-/// RFC 6750 §2.1's token68 alphabet, one entry per byte: a bearer check costs one lookup per
-/// byte of the token.
+/// The token, if every byte is of the token68 alphabet (which is ASCII, so valid UTF-8).
+fn token68(token: &[u8]) -> Result<&str, ApiError> {
+    if !is_token68(token) {
+        return Err(ApiError::InvalidAccessToken);
+    }
+    std::str::from_utf8(token).map_err(|_| ApiError::InvalidAccessToken)
+}
+
+/// Whether every byte is of RFC 6750 §2.1's token68 alphabet: one table lookup per byte.
+fn is_token68(token: &[u8]) -> bool {
+    token.iter().all(|&b| TOKEN68[b as usize])
+}
+
 const TOKEN68: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
@@ -70,8 +79,15 @@ impl FromRequest for AuthenticatedUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let result = (|| {
             let state = req.app_data::<web::Data<AppState>>().ok_or(ApiError::Internal)?;
-            let credentials = bearer(req)?;
-            let subject = state.services.access.verify_subject(credentials.token()).map_err(|e| match e {
+            let field = bearer_field(req)?;
+            let access = &state.services.access;
+            // A token this worker verified before has exactly the bytes of one that passed every
+            // check, its alphabet included: only a token met for the first time is parsed.
+            let subject = match access.remembered(field) {
+                Some(known) => known,
+                None => access.verify_subject(token68(field)?),
+            }
+            .map_err(|e| match e {
                 AccessTokenError::Expired => ApiError::ExpiredAccessToken,
                 AccessTokenError::Invalid => ApiError::InvalidAccessToken,
                 AccessTokenError::Unavailable => ApiError::Unavailable(crate::error::Dependency::Database),
@@ -95,7 +111,7 @@ mod tests {
         for v in values {
             req = req.append_header((AUTHORIZATION, *v));
         }
-        bearer(&req.to_http_request()).map(|b| b.token().to_string()).map_err(|e| e.code())
+        bearer(&req.to_http_request()).map(str::to_string).map_err(|e| e.code())
     }
 
     proptest::proptest! {
@@ -103,8 +119,8 @@ mod tests {
         fn any_header_value_parses_or_is_refused_without_panicking(value in "\\PC{0,200}") {
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
                 let req = TestRequest::default().insert_header((AUTHORIZATION, v)).to_http_request();
-                if let Ok(b) = bearer(&req) {
-                    proptest::prop_assert!(!b.token().is_empty() && b.token().is_ascii());
+                if let Ok(token) = bearer(&req) {
+                    proptest::prop_assert!(!token.is_empty() && token.is_ascii());
                     proptest::prop_assert!(value.to_ascii_lowercase().starts_with("bearer "));
                 }
             }
@@ -126,5 +142,14 @@ mod tests {
         }
         assert_eq!(parse(&["Bearer a", "Bearer b"]), Err("INVALID_ACCESS_TOKEN"));
         assert_eq!(parse(&[&format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1))]), Err("INVALID_ACCESS_TOKEN"));
+    }
+
+    #[test]
+    fn the_alphabet_is_exactly_token68() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+            assert_eq!(is_token68(&[b]), expected, "byte {b}");
+            assert_eq!(is_token68(&[b'a'; 40].iter().copied().chain([b]).collect::<Vec<_>>()), expected, "byte {b} after 40 others");
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod middleware;
+pub mod per_thread;
 pub mod revocation;
 pub mod routes;
 pub mod schema;

@@ -218,8 +218,8 @@ impl Application {
             // worker, so each worker's requests run on a thread of their own; a single shared
             // actor would funnel every worker's futures through one. The hasher is the opposite
             // on purpose: one SyncArbiter for the whole process, so its thread count bounds
-            // Argon2's CPU and memory. The user cache is shared, so a user read by one worker is
-            // a hit on every other.
+            // Argon2's CPU and memory. The user cache keeps each worker's entries apart (each
+            // reads a user once per TTL), so its hits touch no memory the other workers write.
             //
             // The user repository runs on a store arbiter, not on the worker: the PostgreSQL pool
             // is shared by every worker, and its connections must outlive the workers during a

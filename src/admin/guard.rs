@@ -33,10 +33,10 @@ impl FromRequest for AdminCaller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let result = (|| {
-            let token = req.app_data::<web::Data<AdminToken>>().ok_or(ApiError::NotFound)?;
+            let admin = req.app_data::<web::Data<AdminToken>>().ok_or(ApiError::NotFound)?;
             // The same strict parsing as user bearer tokens; any refusal is one answer.
-            let bearer = crate::extract::bearer(req).map_err(|_| ApiError::AdminTokenInvalid)?;
-            if !token.matches(bearer.token().as_bytes()) {
+            let token = crate::extract::bearer(req).map_err(|_| ApiError::AdminTokenInvalid)?;
+            if !admin.matches(token.as_bytes()) {
                 log::warn!(target: "gatehouse::admin", "admin request refused: wrong token");
                 return Err(ApiError::AdminTokenInvalid);
             }

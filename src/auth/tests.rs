@@ -136,7 +136,7 @@ async fn a_registered_user_logs_in_and_gets_a_working_session() {
     assert_eq!(session.user.id, registered.user.id);
     assert_eq!(services.access.verify_subject(&session.access.token).unwrap().sub, registered.user.id);
     assert!(matches!(log_in(&services, "alice", "a wrong password").await, Err(ApiError::InvalidCredentials)));
-    assert_eq!(me(&services, registered.user.id).await.unwrap().username, "alice");
+    assert_eq!(me(&services, registered.user.id).await.unwrap().user.username, "alice");
 }
 
 #[actix_web::test]

@@ -2,7 +2,9 @@
 //! JWKS document pre-rendered from them; `KeyRing`: the set every HTTP worker reads, swapped
 //! whole when the key worker reloads it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use actix_web::web::Bytes;
@@ -12,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::material::{self, Signer};
 use super::plan::{HS256_KID, KeyRow};
 use super::{Algorithm, Sealer};
+use crate::per_thread::PerThread;
 
 /// A key that verifies: its algorithm (pinned: a token naming this kid with another `alg` is
 /// refused), jsonwebtoken's verification key, and when it stops verifying.
@@ -179,21 +182,43 @@ fn header(kid: &str, alg: Algorithm) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap())
 }
 
-/// The key set every HTTP worker reads. Reading clones an `Arc` under a read lock, held for
-/// nanoseconds; the key worker replaces the whole set when it reloads.
+/// The key set every HTTP worker reads; the key worker replaces the whole set when it reloads.
 #[derive(Clone)]
-pub struct KeyRing(Arc<RwLock<Arc<KeySet>>>);
+pub struct KeyRing(Arc<Ring>);
+
+struct Ring {
+    current: RwLock<Arc<KeySet>>,
+    /// Bumped after each replacement: a thread's copy is current while it has the same number.
+    generation: AtomicU64,
+    /// Each thread's copy of the set, with the generation it was taken at. A bearer request
+    /// then reads one atomic that only changes on a reload, instead of taking the lock and
+    /// cloning the `Arc`: two writes to cache lines every worker shares.
+    copies: PerThread<RefCell<(u64, Arc<KeySet>)>>,
+}
 
 impl KeyRing {
     pub fn new(set: KeySet) -> KeyRing {
-        KeyRing(Arc::new(RwLock::new(Arc::new(set))))
+        KeyRing(Arc::new(Ring { current: RwLock::new(Arc::new(set)), generation: AtomicU64::new(0), copies: PerThread::default() }))
     }
 
     pub fn get(&self) -> Arc<KeySet> {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.0.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// `f` of the current set, through this thread's copy. The copy is never older than the
+    /// set of the generation read first: `replace` stores the set before it bumps the number.
+    /// `f` must not call `with` itself.
+    pub fn with<R>(&self, f: impl FnOnce(&KeySet) -> R) -> R {
+        let generation = self.0.generation.load(Ordering::Acquire);
+        let copy = self.0.copies.get_or(|| RefCell::new((generation, self.get())));
+        if copy.borrow().0 != generation {
+            *copy.borrow_mut() = (generation, self.get());
+        }
+        f(&copy.borrow().1)
     }
 
     pub fn replace(&self, set: KeySet) {
-        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+        *self.0.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+        self.0.generation.fetch_add(1, Ordering::Release);
     }
 }

@@ -7,13 +7,23 @@
 //! at most once a second by a write. Only revocations gatehouse made get in (from its own flows,
 //! its own Redis channel and record), so the size is the number of sessions ended within one
 //! window, measured in docs/performance.md.
+//!
+//! Each thread also remembers the tokens that passed since the table last changed: while no
+//! revocation arrives, a bearer request of a token seen before reads one atomic and its own
+//! thread's set, and takes no lock every worker writes.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use uuid::Uuid;
+
+use crate::per_thread::PerThread;
+
+/// Tokens a thread remembers as passed, at most (then it forgets them all and starts over).
+const PASSED_CAPACITY: usize = 8192;
 
 /// One revocation, as it travels between replicas (`s:<sid>` or `u:<uid>:<not before>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +76,17 @@ pub struct RevocationTable {
     fail_open_ms: i64,
     /// Unix milliseconds since which the table has been out of touch; 0 while in touch.
     lost_since: AtomicI64,
+    /// Bumped after every write: what a thread's `Passed` was checked against.
+    generation: AtomicU64,
+    passed: PerThread<RefCell<Passed>>,
+}
+
+/// The tokens (by session, user and issue time) one thread found not revoked while the table
+/// was at `generation`.
+#[derive(Default)]
+struct Passed {
+    generation: u64,
+    tokens: HashSet<(Option<u128>, Uuid, i64), foldhash::fast::RandomState>,
 }
 
 #[derive(Default)]
@@ -86,6 +107,8 @@ impl RevocationTable {
             window: window.as_secs() as i64,
             fail_open_ms: fail_open.as_millis() as i64,
             lost_since: AtomicI64::new(0),
+            generation: AtomicU64::new(0),
+            passed: PerThread::default(),
         }
     }
 
@@ -124,6 +147,8 @@ impl RevocationTable {
             }
         }
         crate::metrics::sessions::revocation_table_size(e.sessions.len() + e.users.len());
+        // After the write: a thread that reads the new number checks against the new entries.
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Whether an access token (already verified) of `sub`, session `sid`, issued at `iat` may
@@ -135,21 +160,43 @@ impl RevocationTable {
     /// store that ends them is the same Redis); past that bound it refuses every bearer token with
     /// 503 (fail closed) until it has replayed the record, because by then revocations made
     /// through other replicas may have been missed.
-    pub fn check(&self, sid: Option<&str>, sub: Uuid, iat: i64, now_ms: i64) -> Result<(), Refusal> {
+    /// `sid` is the session id as a number, as the verified token carries it.
+    pub fn check(&self, sid: Option<u128>, sub: Uuid, iat: i64, now_ms: i64) -> Result<(), Refusal> {
         let lost = self.lost_since.load(Ordering::Relaxed);
         if lost != 0 && now_ms - lost > self.fail_open_ms {
             return Err(Refusal::Unknown);
         }
-        let e = self.entries.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(key) = sid.and_then(sid_key)
-            && e.sessions.contains_key(&key)
+        // Security: read before the entries, so a token remembered as passed at this number
+        // was checked against every revocation written before the number was bumped past it.
+        let generation = self.generation.load(Ordering::Acquire);
+        let token = (sid, sub, iat);
+        let passed = self.passed.get();
         {
-            return Err(Refusal::Revoked);
+            let passed = passed.borrow();
+            if passed.generation == generation && passed.tokens.contains(&token) {
+                return Ok(());
+            }
         }
-        match e.users.get(&sub) {
-            Some((nbf, _)) if iat < *nbf => Err(Refusal::Revoked),
-            _ => Ok(()),
+        {
+            let e = self.entries.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(key) = sid
+                && e.sessions.contains_key(&key)
+            {
+                return Err(Refusal::Revoked);
+            }
+            if let Some((nbf, _)) = e.users.get(&sub)
+                && iat < *nbf
+            {
+                return Err(Refusal::Revoked);
+            }
         }
+        let mut passed = passed.borrow_mut();
+        if passed.generation != generation || passed.tokens.len() >= PASSED_CAPACITY {
+            passed.generation = generation;
+            passed.tokens.clear();
+        }
+        passed.tokens.insert(token);
+        Ok(())
     }
 
     /// The channel was lost at `now_ms` (kept if it already was).
@@ -190,12 +237,31 @@ mod tests {
     fn an_ended_session_is_refused_until_the_window_ends() {
         let t = table();
         let user = Uuid::now_v7();
-        assert_eq!(t.check(Some(SID), user, 1000, 1_000_000), Ok(()));
+        assert_eq!(t.check(sid_key(SID), user, 1000, 1_000_000), Ok(()));
         t.apply(&Revocation::Session(SID.into()), 1000);
-        assert_eq!(t.check(Some(SID), user, 999, 1_000_000), Err(Refusal::Revoked));
-        assert_eq!(t.check(Some("f".repeat(32).as_str()), user, 999, 1_000_000), Ok(()), "another session");
+        assert_eq!(t.check(sid_key(SID), user, 999, 1_000_000), Err(Refusal::Revoked));
+        assert_eq!(t.check(sid_key(&"f".repeat(32)), user, 999, 1_000_000), Ok(()), "another session");
         t.apply(&Revocation::Session("e".repeat(32)), 1306);
         assert_eq!(t.len(), 1, "the first entry aged out");
+    }
+
+    #[test]
+    fn a_token_that_passed_is_refused_once_its_session_or_user_is_revoked() {
+        let t = table();
+        let user = Uuid::now_v7();
+        for _ in 0..2 {
+            assert_eq!(t.check(sid_key(SID), user, 999, 1_000_000), Ok(()), "passes, then passes from memory");
+        }
+        t.apply(&Revocation::Session(SID.into()), 1000);
+        assert_eq!(t.check(sid_key(SID), user, 999, 1_000_000), Err(Refusal::Revoked));
+        let other = "a".repeat(32);
+        assert_eq!(t.check(sid_key(&other), user, 999, 1_000_000), Ok(()));
+        t.apply(&Revocation::UserBefore(user, 1000), 1000);
+        assert_eq!(t.check(sid_key(&other), user, 999, 1_000_000), Err(Refusal::Revoked));
+        // Another thread's memory is checked against the same number.
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(t.check(sid_key(&other), user, 999, 1_000_000), Err(Refusal::Revoked)));
+        });
     }
 
     #[test]
@@ -204,7 +270,7 @@ mod tests {
         let user = Uuid::now_v7();
         t.apply(&Revocation::UserBefore(user, 1000), 1000);
         assert_eq!(t.check(None, user, 999, 0), Err(Refusal::Revoked));
-        assert_eq!(t.check(Some(SID), user, 1000, 0), Ok(()));
+        assert_eq!(t.check(sid_key(SID), user, 1000, 0), Ok(()));
         assert_eq!(t.check(None, Uuid::now_v7(), 999, 0), Ok(()));
     }
 

@@ -17,16 +17,19 @@ use self::facts::{Declared, Facts};
 use crate::error::ApiError;
 
 /// Every public route, each built from its declaration beside its handler (`facts::Declared`).
+///
+/// A request is matched against the paths in this order, so the path clients call most comes
+/// first: a single-page app asks `/auth/me` far more often than anything else.
 fn routes() -> Vec<(Facts, Route)> {
     vec![
+        declared::<auth::Me, _, _>(auth::me),
+        declared::<auth::MeAlias, _, _>(auth::me),
         declared::<ping::Ping, _, _>(ping::ping),
         declared::<auth::Register, _, _>(auth::register),
         declared::<auth::Login, _, _>(auth::login),
         declared::<auth::Refresh, _, _>(auth::refresh),
         declared::<auth::RefreshAccessToken, _, _>(auth::refresh),
         declared::<auth::Logout, _, _>(auth::logout),
-        declared::<auth::Me, _, _>(auth::me),
-        declared::<auth::MeAlias, _, _>(auth::me),
         declared::<auth::DeleteMe, _, _>(auth::delete_me),
         declared::<auth::ChangePassword, _, _>(auth::change_password),
         declared::<auth::ForgotPassword, _, _>(auth::forgot_password),

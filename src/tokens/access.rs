@@ -208,19 +208,30 @@ impl AccessTokens {
     /// presentation (see `verified`). The request path needs nothing else of the claims; the
     /// caller checks the answer against the revocation table, hit or not.
     pub fn verify_subject(&self, token: &str) -> Result<Subject, AccessTokenError> {
+        if let Some(known) = self.remembered(token.as_bytes()) {
+            return known;
+        }
         let now = jsonwebtoken::get_current_timestamp() as i64;
         let leeway = self.leeway.as_secs() as i64;
-        let set = self.ring.get();
-        match self.verified.get(token, now, leeway, |kid| set.accepts(kid, now)) {
-            Cached::Valid(sub) => return Ok(sub),
-            Cached::Expired => return Err(Refusal::Expired.count()),
-            Cached::Unknown => {}
-        }
-        let (claims, kid) = self.check(&set, token).map_err(Refusal::count)?;
-        let sid = claims.sid.as_deref().and_then(|sid| (sid.len() == 32).then(|| u128::from_str_radix(sid, 16).ok()).flatten());
-        let subject = Subject { sub: claims.sub, sid, iat: claims.iat };
-        self.verified.put(token, subject, claims.exp, &kid, now, leeway);
-        Ok(subject)
+        self.ring.with(|set| {
+            let (claims, kid) = self.check(set, token).map_err(Refusal::count)?;
+            let sid = claims.sid.as_deref().and_then(|sid| (sid.len() == 32).then(|| u128::from_str_radix(sid, 16).ok()).flatten());
+            let subject = Subject { sub: claims.sub, sid, iat: claims.iat };
+            self.verified.put(token, subject, claims.exp, &kid, now, leeway);
+            Ok(subject)
+        })
+    }
+
+    /// What `verify_subject` would answer for a token this thread verified before (its exact
+    /// bytes), as of now; `None` for a token it has not, which needs the full verification.
+    pub fn remembered(&self, token: &[u8]) -> Option<Result<Subject, AccessTokenError>> {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let leeway = self.leeway.as_secs() as i64;
+        self.ring.with(|set| match self.verified.get(token, now, leeway, |kid| set.accepts(kid, now)) {
+            Cached::Valid(sub) => Some(Ok(sub)),
+            Cached::Expired => Some(Err(Refusal::Expired.count())),
+            Cached::Unknown => None,
+        })
     }
 
     /// Expired tokens are told apart from every other refusal, so a client knows to refresh.

@@ -8,7 +8,7 @@ use actix::Addr;
 use uuid::Uuid;
 
 use super::actor::{CreateUser, DeleteUser, FindUser, Ping, SearchUsers, SetDisabled, UpdatePasswordHash};
-use super::{Lookup, Schema, Search, User, UserCache, UserRecord, UserRepo};
+use super::{Lookup, RenderedUser, Schema, Search, User, UserCache, UserRecord, UserRepo};
 use crate::actors::ask;
 use crate::domain::{Email, Username};
 use crate::error::{ApiError, Dependency};
@@ -33,7 +33,7 @@ impl Users {
         self
     }
 
-    /// Serves `find_by_id` from `cache` (shared by every worker).
+    /// Serves `find_by_id` from `cache` (one for the process, entries kept per worker).
     pub fn cached(mut self, cache: Arc<UserCache>) -> Users {
         self.cache = Some(cache);
         self
@@ -45,12 +45,12 @@ impl Users {
 
     /// The user with this id, from the cache when it was read in the last `USER_CACHE_TTL`
     /// seconds: no database round trip and no mailbox hop. Only `/auth/me` uses it.
-    pub async fn find_by_id(&self, id: Uuid) -> Result<Option<Arc<User>>, ApiError> {
+    pub async fn find_by_id(&self, id: Uuid) -> Result<Option<Arc<RenderedUser>>, ApiError> {
         if let Some(user) = self.cache.as_ref().and_then(|c| c.get(id)) {
             return Ok(Some(user));
         }
         let Some(record) = self.find(Lookup::Id(id)).await? else { return Ok(None) };
-        let user = Arc::new(record.user);
+        let user = Arc::new(RenderedUser::new(record.user));
         if let Some(cache) = &self.cache {
             cache.put(user.clone());
         }

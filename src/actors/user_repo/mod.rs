@@ -24,6 +24,6 @@ pub use cache::UserCache;
 pub(crate) use errors::{db_error, is_unavailable};
 pub use handle::Users;
 use model::Row;
-pub use model::{Lookup, NewUser, Search, User, UserRecord};
+pub use model::{Lookup, NewUser, RenderedUser, Search, User, UserRecord};
 pub use ready::Schema;
 pub use store::UserStore;

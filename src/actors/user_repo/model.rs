@@ -17,6 +17,23 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// A user with its JSON written once, when it is read from the database: `/auth/me` answers
+/// the same user for up to `USER_CACHE_TTL`, and copies these bytes instead of formatting a
+/// UUID, a timestamp and escaped strings on every request.
+#[derive(Debug)]
+pub struct RenderedUser {
+    pub user: User,
+    pub json: Box<serde_json::value::RawValue>,
+}
+
+impl RenderedUser {
+    pub fn new(user: User) -> RenderedUser {
+        // unwrap: a `User` is plain strings, a UUID, a bool and a timestamp; it always serialises.
+        let json = serde_json::value::to_raw_value(&user).unwrap();
+        RenderedUser { user, json }
+    }
+}
+
 /// A user with the stored password hash, for the login path only.
 #[derive(Debug, Clone)]
 pub struct UserRecord {

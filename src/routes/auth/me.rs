@@ -11,9 +11,10 @@ use crate::extract::AuthenticatedUser;
 use crate::routes::facts::{self, Declared};
 use crate::state::AppState;
 
+/// What the handler writes: the user's JSON as it was rendered when the user was read.
 #[derive(Serialize)]
 struct MeBody<'a> {
-    user: &'a User,
+    user: &'a serde_json::value::RawValue,
 }
 
 // For the document: `MeBody`, which the handler writes, borrows the user.
@@ -46,5 +47,5 @@ impl Declared for MeAlias {
     responses((status = 200, description = "the same as `GET /auth/me`", body = Envelope<MeContent>)))]
 pub async fn me(state: web::Data<AppState>, auth: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let user = auth::me(&state.services, auth.user_id).await?;
-    Ok(success(StatusCode::OK, MeBody { user: &user }))
+    Ok(success(StatusCode::OK, MeBody { user: &user.json }))
 }

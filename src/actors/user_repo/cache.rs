@@ -2,10 +2,11 @@
 //! trip (and a mailbox hop) on every request.
 //!
 //! Sound because users are immutable through this API: nothing changes a username or an email,
-//! and a password-hash upgrade does not show in a `User`. The price is staleness bounded by the
-//! TTL: a user removed out of band, or a database outage, shows in `/auth/me` at most `ttl`
-//! later for a user who is cached. Only `/auth/me` reads it; login and registration always ask
-//! the database.
+//! and a password-hash upgrade does not show in a `User`; what does change an account forgets
+//! its entry. The price is staleness bounded by the TTL: a user removed out of band, or a
+//! database outage, shows in `/auth/me` at most `ttl` (plus `REREAD_BOUND` while the entry is
+//! being re-read) later for a user who is cached. Only `/auth/me` reads it; login and
+//! registration always ask the database.
 //!
 //! Each thread (each HTTP worker) keeps entries of its own, so a hit touches no memory another
 //! worker writes; a user is read from the database once per TTL by each worker that serves them.
@@ -20,8 +21,18 @@ use uuid::Uuid;
 use super::RenderedUser;
 use crate::per_thread::PerThread;
 
+/// How long an expired entry keeps being answered while one request re-reads its user.
+const REREAD_BOUND: Duration = Duration::from_secs(1);
+
 /// Keys are ids of users this service stored, looked up by the `sub` of verified tokens.
-type Entries = HashMap<Uuid, (Instant, Arc<RenderedUser>), foldhash::fast::RandomState>;
+type Entries = HashMap<Uuid, Entry, foldhash::fast::RandomState>;
+
+struct Entry {
+    cached_at: Instant,
+    user: Arc<RenderedUser>,
+    /// When a request set out to re-read the user, once the entry expired.
+    rereading_since: Option<Instant>,
+}
 
 pub struct UserCache {
     ttl: Duration,
@@ -49,7 +60,23 @@ impl UserCache {
         if !self.enabled() {
             return None;
         }
-        self.entries().get(&id).filter(|(cached_at, _)| cached_at.elapsed() < self.ttl).map(|(_, user)| user.clone())
+        let mut entries = self.entries();
+        let entry = entries.get_mut(&id)?;
+        let age = entry.cached_at.elapsed();
+        if age < self.ttl {
+            return Some(entry.user.clone());
+        }
+        // Reliability: an expired entry is re-read by one request; the others in flight keep
+        // getting it meanwhile (for `REREAD_BOUND` at most), so an expiry under load costs one
+        // database read per worker, not one per request in flight: such a burst took every
+        // pooled connection and starved the other users of the pool.
+        match entry.rereading_since {
+            Some(since) if since.elapsed() < REREAD_BOUND && age < self.ttl + REREAD_BOUND => Some(entry.user.clone()),
+            _ => {
+                entry.rereading_since = Some(Instant::now());
+                None
+            }
+        }
     }
 
     pub fn put(&self, user: Arc<RenderedUser>) {
@@ -59,9 +86,9 @@ impl UserCache {
         let mut entries = self.entries();
         let id = user.user.id;
         if !entries.contains_key(&id) {
-            crate::bounded::make_room(&mut entries, self.capacity, |_, (cached_at, _)| cached_at.elapsed() < self.ttl);
+            crate::bounded::make_room(&mut entries, self.capacity, |_, entry| entry.cached_at.elapsed() < self.ttl);
         }
-        entries.insert(id, (Instant::now(), user));
+        entries.insert(id, Entry { cached_at: Instant::now(), user, rereading_since: None });
     }
     /// Drops one user from every thread's entries: after a change to the account, or its
     /// deletion.
@@ -99,6 +126,36 @@ mod tests {
         assert!(cache.get(alice.user.id).is_some_and(|hit| Arc::ptr_eq(&hit, &alice)));
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get(alice.user.id).is_none(), "past the TTL the database is asked again");
+        cache.forget(alice.user.id);
+    }
+
+    #[test]
+    fn an_expired_entry_is_reread_by_one_caller_while_the_others_get_it() {
+        let cache = UserCache::new(Duration::from_millis(50), 10);
+        let alice = user();
+        cache.put(alice.clone());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.get(alice.user.id).is_none(), "the first caller after the expiry re-reads the user");
+        for _ in 0..3 {
+            assert!(cache.get(alice.user.id).is_some_and(|hit| Arc::ptr_eq(&hit, &alice)), "the others get the entry meanwhile");
+        }
+        let reread = user();
+        let reread = Arc::new(RenderedUser::new(User { id: alice.user.id, ..reread.user.clone() }));
+        cache.put(reread.clone());
+        assert!(cache.get(alice.user.id).is_some_and(|hit| Arc::ptr_eq(&hit, &reread)));
+    }
+
+    #[test]
+    fn an_entry_that_cannot_be_reread_stops_being_answered_after_the_bound() {
+        let cache = UserCache::new(Duration::from_millis(50), 10);
+        let alice = user();
+        cache.put(alice.clone());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.get(alice.user.id).is_none());
+        assert!(cache.get(alice.user.id).is_some());
+        std::thread::sleep(REREAD_BOUND);
+        assert!(cache.get(alice.user.id).is_none(), "the re-read failed: another caller tries");
+        assert!(cache.get(alice.user.id).is_none(), "and past the TTL and the bound, nobody is answered from it");
     }
 
     #[test]

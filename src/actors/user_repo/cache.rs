@@ -79,6 +79,12 @@ impl UserCache {
         }
     }
 
+    /// The entry of `id` if it was read within the TTL plus the re-read bound: what a failed
+    /// re-read answers with.
+    pub fn recent(&self, id: Uuid) -> Option<Arc<RenderedUser>> {
+        self.entries().get(&id).filter(|entry| entry.cached_at.elapsed() < self.ttl + REREAD_BOUND).map(|entry| entry.user.clone())
+    }
+
     pub fn put(&self, user: Arc<RenderedUser>) {
         if !self.enabled() {
             return;
@@ -153,7 +159,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get(alice.user.id).is_none());
         assert!(cache.get(alice.user.id).is_some());
+        assert!(cache.recent(alice.user.id).is_some(), "what a failed re-read answers with");
         std::thread::sleep(REREAD_BOUND);
+        assert!(cache.recent(alice.user.id).is_none());
         assert!(cache.get(alice.user.id).is_none(), "the re-read failed: another caller tries");
         assert!(cache.get(alice.user.id).is_none(), "and past the TTL and the bound, nobody is answered from it");
     }

@@ -49,7 +49,14 @@ impl Users {
         if let Some(user) = self.cache.as_ref().and_then(|c| c.get(id)) {
             return Ok(Some(user));
         }
-        let Some(record) = self.find(Lookup::Id(id)).await? else { return Ok(None) };
+        let record = match self.find(Lookup::Id(id)).await {
+            Ok(record) => record,
+            // Reliability: a re-read that fails (the database slow or away for a moment) answers
+            // with the entry it was to replace while that is within the TTL plus the re-read
+            // bound, as the requests that waited for it were answered; past it, the failure.
+            Err(e) => return self.cache.as_ref().and_then(|c| c.recent(id)).map(Some).ok_or(e),
+        };
+        let Some(record) = record else { return Ok(None) };
         let user = Arc::new(RenderedUser::new(record.user));
         if let Some(cache) = &self.cache {
             cache.put(user.clone());

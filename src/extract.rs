@@ -85,7 +85,7 @@ impl FromRequest for AuthenticatedUser {
             // check, its alphabet included: only a token met for the first time is parsed.
             let subject = match access.remembered(field) {
                 Some(known) => known,
-                None => access.verify_subject(token68(field)?),
+                None => access.verify_new(token68(field)?),
             }
             .map_err(|e| match e {
                 AccessTokenError::Expired => ApiError::ExpiredAccessToken,

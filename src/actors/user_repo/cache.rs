@@ -132,31 +132,32 @@ mod tests {
         assert!(cache.get(alice.user.id).is_some_and(|hit| Arc::ptr_eq(&hit, &alice)));
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get(alice.user.id).is_none(), "past the TTL the database is asked again");
-        cache.forget(alice.user.id);
     }
 
-    #[test]
-    fn an_expired_entry_is_reread_by_one_caller_while_the_others_get_it() {
+    /// A cache whose one entry (alice) has just expired.
+    fn expired_entry() -> (UserCache, Arc<RenderedUser>) {
         let cache = UserCache::new(Duration::from_millis(50), 10);
         let alice = user();
         cache.put(alice.clone());
         std::thread::sleep(Duration::from_millis(60));
+        (cache, alice)
+    }
+
+    #[test]
+    fn an_expired_entry_is_reread_by_one_caller_while_the_others_get_it() {
+        let (cache, alice) = expired_entry();
         assert!(cache.get(alice.user.id).is_none(), "the first caller after the expiry re-reads the user");
         for _ in 0..3 {
             assert!(cache.get(alice.user.id).is_some_and(|hit| Arc::ptr_eq(&hit, &alice)), "the others get the entry meanwhile");
         }
-        let reread = user();
-        let reread = Arc::new(RenderedUser::new(User { id: alice.user.id, ..reread.user.clone() }));
+        let reread = Arc::new(RenderedUser::new(User { username: "alice2".into(), ..alice.user.clone() }));
         cache.put(reread.clone());
         assert!(cache.get(alice.user.id).is_some_and(|hit| Arc::ptr_eq(&hit, &reread)));
     }
 
     #[test]
     fn an_entry_that_cannot_be_reread_stops_being_answered_after_the_bound() {
-        let cache = UserCache::new(Duration::from_millis(50), 10);
-        let alice = user();
-        cache.put(alice.clone());
-        std::thread::sleep(Duration::from_millis(60));
+        let (cache, alice) = expired_entry();
         assert!(cache.get(alice.user.id).is_none());
         assert!(cache.get(alice.user.id).is_some());
         assert!(cache.recent(alice.user.id).is_some(), "what a failed re-read answers with");

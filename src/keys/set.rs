@@ -39,8 +39,12 @@ pub struct SigningKey {
     pub signer: Signer,
 }
 
+/// Security: foldhash instead of SipHash, looked up on every bearer request by a token's `kid`;
+/// only this deployment's few keys are ever inserted, so no input can make it collide.
+type Keys = HashMap<String, VerifyKey, foldhash::fast::RandomState>;
+
 pub struct KeySet {
-    keys: HashMap<String, VerifyKey>,
+    keys: Keys,
     signing: Option<SigningKey>,
     jwks: Bytes,
     published: usize,
@@ -67,7 +71,7 @@ impl KeySet {
 
     /// The set of `rows` at `now`: every key that still verifies, the current one signing.
     pub fn build(ctx: &Context, rows: &[KeyRow], now: i64, loaded: bool) -> KeySet {
-        let mut keys = HashMap::new();
+        let mut keys = Keys::default();
         let mut jwks = Vec::new();
         let mut signing = None;
         let mut current_since = None;

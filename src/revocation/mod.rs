@@ -103,7 +103,7 @@ impl Revocations {
 
     /// Whether a verified access token may pass (see `RevocationTable::check`).
     pub fn check(&self, subject: &Subject) -> Result<(), ApiError> {
-        self.table.check(subject.sid, subject.sub, subject.iat, chrono::Utc::now().timestamp_millis()).map_err(|refusal| match refusal {
+        self.table.check(subject.sid, subject.sub, subject.iat, || chrono::Utc::now().timestamp_millis()).map_err(|refusal| match refusal {
             Refusal::Revoked => ApiError::SessionRevoked,
             Refusal::Unknown => ApiError::Unavailable(crate::error::Dependency::TokenStore),
         })

@@ -24,6 +24,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,10 @@ MIB = 1024 * 1024
 # production cost.
 ARGON2 = {"ARGON2_M_KIB": "19456", "ARGON2_T": "2", "ARGON2_P": "1"}
 THROTTLE_OFF_LIMIT = "1000000000"
+# The scenarios judged against a baseline run, with it, in this many interleaved rounds, each
+# this share of --duration (10 × 2 s at the default 10 s); a smoke run does one round.
+ROUNDS = 10
+ROUND_SHARE = 0.2
 # Users whose access tokens the bearer scenarios present (no login of the run touches them).
 BEARERS = 16
 # The forgot route's answer floor the service runs with (its default).
@@ -369,6 +374,21 @@ class Gatehouse:
     def pid(self):
         return self.proc.pid
 
+    def wait_idle(self, timeout=60):
+        """Waits until no password work is queued or running (`gatehouse_hasher_queue_depth` 0):
+        when wrk stops, the logins in flight are abandoned, but their Argon2 runs still happen,
+        and would be counted against whatever runs next."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with urllib.request.urlopen(f"http://{self.env['METRICS_ADDR']}/metrics", timeout=5) as r:
+                metrics = r.read().decode()
+            # Absent until the first password job.
+            depth = re.search(r"^gatehouse_hasher_queue_depth (\S+)$", metrics, re.M)
+            if not depth or float(depth.group(1)) == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the hasher's queue did not drain within {timeout} s")
+
     def call(self, method, path, cookie=None, token=None, body=None):
         """One request; returns (status, error_code, Set-Cookie refresh value, access token)."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -420,6 +440,39 @@ def run_wrk(script, url, connections, seconds, users_file, threads=None):
     return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True), out
 
 
+# Counts that add up over rounds; every other number is the median of the rounds.
+SUMMED = {"requests", "seconds", "errors", "timeouts", "verifications"}
+
+
+def combine(rounds, keep=True):
+    """One result from the results of a scenario's or a baseline's rounds: counts summed (and
+    the error kinds), the peak memory the highest, every other number that varies the median,
+    anything else the last round's; the rounds themselves kept when there were several."""
+    out = {}
+    for field, last in rounds[-1].items():
+        values = [r[field] for r in rounds]
+        if field == "peak_rss_bytes":
+            out[field] = max(values)
+        elif field == "error_kinds":
+            out[field] = {kind: sum(v[kind] for v in values) for kind in last}
+        elif field in SUMMED:
+            out[field] = sum(values)
+        elif isinstance(last, dict):
+            out[field] = combine(values, keep=False)
+        elif isinstance(last, (int, float)) and not isinstance(last, bool) and len(set(values)) > 1:
+            out[field] = statistics.median(values)
+        else:
+            out[field] = last
+    if keep and len(rounds) > 1:
+        out["rounds"] = rounds
+    return out
+
+
+def median_ratio(rounds, baselines, field, baseline_field=None):
+    """The median over the rounds of each round's `field` ÷ its baseline's."""
+    return statistics.median(r[field] / b[baseline_field or field] for r, b in zip(rounds, baselines))
+
+
 def wrk_result(started):
     proc, out_file = started
     # wait4 rather than wait: its resource usage is wrk's own CPU time.
@@ -459,6 +512,8 @@ class Bench:
         # The bearer scenarios' users, never logged in by the load: with one session per user
         # (the default), the login scenarios would end the sessions their tokens belong to.
         self.bearers_file = os.path.join(self.workdir, "bearers.txt")
+        # The refresh rounds' own users: each round leaves the tokens it holds here for the next.
+        self.tokens_file = os.path.join(self.workdir, "refresh-tokens.txt")
         self.redis = None if args.embedded else Deployment(args.redis, self.workdir, args.wait_replicas)
         self.prefix = f"gh-bench:{os.getpid()}:"
 
@@ -514,8 +569,13 @@ class Bench:
 
     def seed(self):
         n = self.args.users
-        log(f"== seeding {n} users (and {BEARERS} for the bearer scenarios) through POST /auth/register")
-        groups = [(self.users_file, [f"bench_{i:05d}" for i in range(n)]), (self.bearers_file, [f"bench_me_{i:02d}" for i in range(BEARERS)])]
+        # A refresh round loses the tokens of the requests in flight when wrk stops (one per
+        # connection at most): enough refresh users for every round, with twice the
+        # connections left for the last.
+        rotating = 64 * ((1 if self.args.smoke else ROUNDS) + 2)
+        log(f"== seeding {n} users (and {BEARERS} for the bearer scenarios, {rotating} for refresh) through POST /auth/register")
+        groups = [(self.users_file, [f"bench_{i:05d}" for i in range(n)]), (self.bearers_file, [f"bench_me_{i:02d}" for i in range(BEARERS)]),
+                  (self.tokens_file, [f"bench_refresh_{i:05d}" for i in range(rotating)])]
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             for path, names in groups:
                 rows = pool.map(self.gh.register, names)
@@ -523,21 +583,25 @@ class Bench:
                     f.writelines(f"{name} {access} {refresh}\n" for name, access, refresh in rows)
 
     def users_for(self, script):
-        return self.bearers_file if script == "me.lua" else self.users_file
+        return {"me.lua": self.bearers_file, "refresh.lua": self.tokens_file}.get(script, self.users_file)
 
     # --- baselines -------------------------------------------------------------------------
 
     def argon2_ceiling(self):
+        """One run of Argon2's ceiling, as {"argon2": result}."""
         log("== Argon2's ceiling (the service's hasher, alone)")
         env = dict(self.gh.env)
         out = subprocess.run([CEILING, str(max(2.0, self.seconds / 2))], env=env, capture_output=True, text=True, check=True)
         ceiling = json.loads(out.stdout)
-        self.results["baselines"]["argon2"] = ceiling
         log(f"   t_hash {ceiling['t_hash_s'] * 1000:.1f} ms, ceiling {ceiling['ceiling_per_s']:.1f}/s")
+        return {"argon2": ceiling}
 
     def redis_ceiling(self, connections=64):
-        """redis-benchmark running the rotate script itself, each call doing a real rotation
-        (the presented digest is the current one, and the successor's digest is the same, so it
+        """Prepares Redis's ceiling and returns `measure()`, one run of it as {"redis": result},
+        and `finish(result)`, which checks what the runs left and records it in `result`.
+
+        The ceiling is redis-benchmark running the rotate script itself, each call doing a real
+        rotation (the presented digest is the current one, and the successor's digest is the same, so it
         stays current), at the same concurrency, on the deployment under test (the current
         primary behind Sentinels; every primary of a cluster, in cluster mode).
 
@@ -550,7 +614,6 @@ class Bench:
         `__rand_int__` of a call on its own, so the only bucket both keys of a call can share is
         a fixed one (see `ceiling_buckets`).
         """
-        log("== Redis's ceiling (redis-benchmark, the rotate script, one call per request)")
         cluster = self.redis.kind == "cluster"
         primaries = self.redis.primaries()
         script = {}
@@ -588,7 +651,7 @@ class Bench:
                 if reply[:1] != ["rotated"]:
                     raise RuntimeError(f"the rotate call on {p.addr} {when} answered {reply[:1]}, not `rotated`")
 
-        by_hand("before the run")
+        by_hand("before the runs")
         # Expiries from here on are the calls' (strictly after the seeding's and the call above).
         time.sleep(0.002)
         since = {p.addr: p.time_ms() for p, _ in buckets}
@@ -602,36 +665,44 @@ class Bench:
             rows = out[out.index('"test"'):]
             return next(r for r in csv.DictReader(io.StringIO(rows)) if r.get("rps"))
 
-        probe = run(5_000)
-        n = max(10_000, int(float(probe["rps"]) * self.seconds))
-        row = run(n)
-        # The calls rotated: no user lost their session, and the expiry of those the calls drew
-        # moved (`CHECK_LUA`). redis-benchmark itself exits on any error reply.
-        left = rotated = 0
-        for p, bucket in buckets:
-            k, r = p.cli("EVAL", CHECK_LUA, "1", f"{pfx}{bucket}:live", str(per_bucket), str(since[p.addr] + ttl_ms)).split()
-            left, rotated = left + int(k), rotated + int(r)
-        by_hand("after the run")
-        users = per_bucket * len(buckets)
-        if left != users or rotated == 0:
-            raise RuntimeError(f"the ceiling's calls did not rotate: {left} of {users} sessions left, {rotated} rotated")
-        result = {
-            "connections": connections,
-            "requests": n,
-            "rps": float(row["rps"]),
-            "p50_ms": float(row["p50_latency_ms"]),
-            "p99_ms": float(row["p99_latency_ms"]),
-            "command": " ".join(["redis-benchmark", *(["--cluster"] if cluster else []), "-c", str(connections), "-n", str(n),
-                                 "-r", str(per_bucket), *call]),
-            "deployment": self.redis.kind,
-            "primaries": [p.addr for p in primaries],
-            "buckets": {p.addr: bucket for p, bucket in buckets},
-            # `rotated`: the sessions the calls drew at least once (of 5,000 + n calls over them).
-            "sessions": {"seeded": users, "left": left, "rotated": rotated},
-        }
-        self.results["baselines"]["redis"] = result
-        log(f"   {result['rps']:.0f} rotations/s, p99 {result['p99_ms']:.2f} ms "
-            f"({rotated} of {users} sessions rotated, in {len(buckets)} bucket(s), none lost)")
+        # The probe sizes every run to about `self.seconds`.
+        probe = float(run(5_000)["rps"])
+
+        def measure():
+            log("== Redis's ceiling (redis-benchmark, the rotate script, one call per request)")
+            n = max(10_000, int(probe * self.seconds))
+            row = run(n)
+            result = {
+                "connections": connections,
+                "requests": n,
+                "rps": float(row["rps"]),
+                "p50_ms": float(row["p50_latency_ms"]),
+                "p99_ms": float(row["p99_latency_ms"]),
+                "command": " ".join(["redis-benchmark", *(["--cluster"] if cluster else []), "-c", str(connections), "-n", str(n),
+                                     "-r", str(per_bucket), *call]),
+                "deployment": self.redis.kind,
+                "primaries": [p.addr for p in primaries],
+                "buckets": {p.addr: bucket for p, bucket in buckets},
+            }
+            log(f"   {result['rps']:.0f} rotations/s, p99 {result['p99_ms']:.2f} ms")
+            return {"redis": result}
+
+        def finish(result):
+            # The calls rotated: no user lost their session, and the expiry of those the calls
+            # drew moved (`CHECK_LUA`). redis-benchmark itself exits on any error reply.
+            left = rotated = 0
+            for p, bucket in buckets:
+                k, r = p.cli("EVAL", CHECK_LUA, "1", f"{pfx}{bucket}:live", str(per_bucket), str(since[p.addr] + ttl_ms)).split()
+                left, rotated = left + int(k), rotated + int(r)
+            by_hand("after the runs")
+            users = per_bucket * len(buckets)
+            if left != users or rotated == 0:
+                raise RuntimeError(f"the ceiling's calls did not rotate: {left} of {users} sessions left, {rotated} rotated")
+            # `rotated`: the sessions the calls drew at least once.
+            result["sessions"] = {"seeded": users, "left": left, "rotated": rotated}
+            log(f"   {rotated} of {users} sessions rotated, in {len(buckets)} bucket(s), none lost")
+
+        return measure, finish
 
     def ceiling_buckets(self, pfx, primaries):
         """[(primary, bucket)]: where the ceiling's sessions live, `{<bucket>}` being the hash tag
@@ -665,7 +736,9 @@ class Bench:
     # --- scenarios -------------------------------------------------------------------------
 
     def scenario(self, name, runs, label=None):
-        """Runs `runs` ([(key, script, path, connections)]) at once; records each."""
+        """Runs `runs` ([(key, script, path, connections)]) at once; records each, and returns
+        {key: result}."""
+        self.gh.wait_idle()
         load = os.getloadavg()[0]
         log(f"== {label or name} (load {load:.2f})")
         redis_cpu = self.redis.cpu_seconds if self.redis else lambda: None
@@ -693,8 +766,34 @@ class Bench:
                 "other": max(0.0, machine - gatehouse - redis - wrk) / total * 1e6,
                 "machine_busy_cores": machine / r["seconds"],
             }
-            self.results["scenarios"][key] = r
             log(f"   {key}: {r['rps']:.0f}/s p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms errors {r['errors']}")
+        return {key: r for key, _, r in results}
+
+    def rounds(self, steps):
+        """Runs `steps` ([measure], each `measure()` one run of a scenario or a baseline for
+        `ROUND_SHARE` of the duration, returning {key: result}) one after the other, `ROUNDS`
+        times (once in a smoke run), in reverse order every other round; returns {key: [result
+        of each round]}. A goal that is a ratio to a baseline is judged on each round's own
+        baseline, run seconds before or after, and the median of the rounds is kept: the
+        machine's speed drifts, and a loaded machine stalls whole processes for a second or more
+        now and then, which one long run each turns into a ratio off by a tenth either way.
+        Reversing the order cancels a steady drift; the median drops a round a stall hit."""
+        count = 1 if self.args.smoke else ROUNDS
+        seconds, self.seconds = self.seconds, max(2, round(self.seconds * ROUND_SHARE))
+        kept = {}
+        try:
+            for i in range(count):
+                log(f"-- round {i + 1} of {count}")
+                for measure in steps if i % 2 == 0 else reversed(steps):
+                    self.gh.wait_idle()
+                    for key, r in measure().items():
+                        kept.setdefault(key, []).append(r)
+        finally:
+            self.seconds = seconds
+        return kept
+
+    def wrk_step(self, name, runs, label):
+        return lambda: self.scenario(name, runs, label)
 
     def run(self):
         if self.redis:
@@ -702,18 +801,38 @@ class Bench:
             self.results["redis"].update(env=self.redis.env, primaries=[p.addr for p in self.redis.primaries()])
         self.start_service()
         self.seed()
-        self.scenario("ping", [("ping", "ping.lua", "/", 64)], "GET / (the framework's ceiling)")
-        self.scenario("jwks", [("jwks", "ping.lua", "/.well-known/jwks.json", 64)], "GET /.well-known/jwks.json (pre-rendered)")
-        self.scenario("me", [("me", "me.lua", "/auth/me", 64)], "GET /auth/me")
-        self.scenario("me_32", [("me_32", "me.lua", "/auth/me", 32)], "GET /auth/me, 32 connections (the storm's reference)")
+        s, b = self.results["scenarios"], self.results["baselines"]
+        kept = self.rounds([self.wrk_step("ping", [("ping", "ping.lua", "/", 64)], "GET / (the framework's ceiling)"),
+                            self.wrk_step("me", [("me", "me.lua", "/auth/me", 64)], "GET /auth/me"),
+                            self.wrk_step("jwks", [("jwks", "ping.lua", "/.well-known/jwks.json", 64)],
+                                          "GET /.well-known/jwks.json (pre-rendered)")])
+        s["ping"] = combine(kept["ping"])
+        for key in ("me", "jwks"):
+            s[key] = combine(kept[key])
+            s[key]["ratio_to_ping"] = {f: median_ratio(kept[key], kept["ping"], f) for f in ("rps", "p99_ms")}
         if self.redis:
-            self.redis_ceiling()
-        self.scenario("refresh", [("refresh", "refresh.lua", "/auth/refresh", 64)], "POST /auth/refresh")
-        self.argon2_ceiling()
-        self.scenario("login", [("login", "login.lua", "/auth/login", 64)], "POST /auth/login")
-        self.scenario("storm", [("storm_login", "login.lua", "/auth/login", 32), ("storm_me", "me.lua", "/auth/me", 32)],
-                      "login storm (32) + GET /auth/me (32)")
-        self.scenario("forgot", [("forgot", "forgot.lua", "/auth/password/forgot", 64)], "POST /auth/password/forgot (unknown addresses)")
+            measure, finish = self.redis_ceiling()
+            kept = self.rounds([measure, self.wrk_step("refresh", [("refresh", "refresh.lua", "/auth/refresh", 64)], "POST /auth/refresh")])
+            b["redis"], s["refresh"] = combine(kept["redis"]), combine(kept["refresh"])
+            finish(b["redis"])
+            s["refresh"]["ratio_to_ceiling"] = {"rps": median_ratio(kept["refresh"], kept["redis"], "rps")}
+        else:
+            s["refresh"] = self.scenario("refresh", [("refresh", "refresh.lua", "/auth/refresh", 64)], "POST /auth/refresh")["refresh"]
+        kept = self.rounds([self.argon2_ceiling, self.wrk_step("login", [("login", "login.lua", "/auth/login", 64)], "POST /auth/login")])
+        b["argon2"], s["login"] = combine(kept["argon2"]), combine(kept["login"])
+        s["login"]["ratio_to_ceiling"] = {"rps": median_ratio(kept["login"], kept["argon2"], "rps", "ceiling_per_s")}
+        kept = self.rounds([self.wrk_step("me_32", [("me_32", "me.lua", "/auth/me", 32)], "GET /auth/me, 32 connections (the storm's reference)"),
+                            self.wrk_step("storm", [("storm_login", "login.lua", "/auth/login", 32), ("storm_me", "me.lua", "/auth/me", 32)],
+                                          "login storm (32) + GET /auth/me (32)")])
+        for key in ("me_32", "storm_login", "storm_me"):
+            s[key] = combine(kept[key])
+        s["storm_me"]["ratio_to_alone"] = {f: median_ratio(kept["storm_me"], kept["me_32"], f) for f in ("rps", "p99_ms")}
+        s["forgot"] = self.scenario("forgot", [("forgot", "forgot.lua", "/auth/password/forgot", 64)],
+                                    "POST /auth/password/forgot (unknown addresses)")["forgot"]
+        for key, x in s.items():
+            if len(x.get("rounds", ())) > 1:
+                log(f"   {key}, median of {len(x['rounds'])} rounds: {x['rps']:.0f}/s p99 {x['p99_ms']:.2f} ms"
+                    + "".join(f", {name} {r['rps']:.2f}" for name, r in x.items() if name.startswith("ratio_to_")))
         if self.redis:
             self.propagation()
         self.judge()
@@ -737,7 +856,7 @@ class Bench:
         # Enough load for every sample: a login costs one Argon2 verification.
         seconds = max(self.seconds, int(n * 0.15) + 5)
         loads = [run_wrk("me.lua", g.base + "/auth/me", connections, seconds, self.bearers_file, threads=1) for g in (a, b)]
-        delays, started = [], time.perf_counter()
+        delays, unavailable, started = [], 0, time.perf_counter()
         try:
             for _ in range(n):
                 # The storm before may still fill the hasher's queue: a shed login (503) waits.
@@ -747,7 +866,15 @@ class Bench:
                         break
                     time.sleep(0.1)
                 assert status == 200 and refresh and access, status
-                assert b.call("GET", "/auth/me", token=access)[0] == 200
+                # B answers 503 when a store it reads (the user's row, on its first sight of the
+                # user) is slower than DEPENDENCY_TIMEOUT_MS under the load: asked again.
+                for _attempt in range(100):
+                    status = b.call("GET", "/auth/me", token=access)[0]
+                    if status != 503:
+                        break
+                    unavailable += 1
+                    time.sleep(0.05)
+                assert status == 200, status
                 # A 503 (Redis slower than DEPENDENCY_TIMEOUT_MS under the load) is retried, as a
                 # client would: the retry publishes the revocation even if the first attempt ended
                 # the session. The sample starts at the 200.
@@ -763,7 +890,11 @@ class Bench:
                     if (status, code) == (401, "SESSION_REVOKED"):
                         delays.append((time.perf_counter() - ended) * 1000)
                         break
-                    assert status == 200, (status, code)
+                    # A 503 neither accepts the token nor tells the revocation: asked again.
+                    if status == 503:
+                        unavailable += 1
+                    else:
+                        assert status == 200, (status, code)
                     if time.perf_counter() - ended > 5:
                         raise RuntimeError("replica B still accepts a revoked token after 5 s")
         finally:
@@ -774,9 +905,11 @@ class Bench:
         delays.sort()
         pick = lambda q: delays[min(len(delays) - 1, int(q * len(delays)))]
         result = {"samples": len(delays), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "max_ms": delays[-1],
-                  "load_connections_per_replica": connections, "seconds": time.perf_counter() - started}
+                  "load_connections_per_replica": connections, "seconds": time.perf_counter() - started,
+                  "unavailable_answers": unavailable}
         self.results["propagation"] = result
-        log(f"   propagation: p50 {result['p50_ms']:.2f} ms p99 {result['p99_ms']:.2f} ms max {result['max_ms']:.2f} ms over {len(delays)}")
+        log(f"   propagation: p50 {result['p50_ms']:.2f} ms p99 {result['p99_ms']:.2f} ms max {result['max_ms']:.2f} ms over {len(delays)}"
+            f" ({unavailable} answers 503 from B, asked again)")
 
     # --- goals -----------------------------------------------------------------------------
 
@@ -787,21 +920,23 @@ class Bench:
         def goal(name, measured, target, ok, unit=""):
             goals.append({"goal": name, "measured": measured, "target": target, "pass": bool(ok), "unit": unit})
 
-        ping, me = s["ping"], s["me"]
-        goal("/auth/me req/s ÷ ping req/s", me["rps"] / ping["rps"], "≥ 0.90", me["rps"] >= 0.90 * ping["rps"])
-        goal("JWKS req/s ÷ ping req/s", s["jwks"]["rps"] / ping["rps"], "≥ 0.80", s["jwks"]["rps"] >= 0.80 * ping["rps"])
-        goal("/auth/me p99 ÷ ping p99", me["p99_ms"] / ping["p99_ms"], "≤ 2", me["p99_ms"] <= 2 * ping["p99_ms"])
+        # The ratios to a baseline: medians over the rounds, each round's against its own baseline.
+        me, jwks = s["me"]["ratio_to_ping"], s["jwks"]["ratio_to_ping"]
+        goal("/auth/me req/s ÷ ping req/s", me["rps"], "≥ 0.90", me["rps"] >= 0.90)
+        goal("JWKS req/s ÷ ping req/s", jwks["rps"], "≥ 0.80", jwks["rps"] >= 0.80)
+        goal("/auth/me p99 ÷ ping p99", me["p99_ms"], "≤ 2", me["p99_ms"] <= 2)
         if "redis" in b:
-            goal("refresh req/s ÷ Redis rotations/s", s["refresh"]["rps"] / b["redis"]["rps"], "≥ 0.50",
-                 s["refresh"]["rps"] >= 0.5 * b["redis"]["rps"])
-        ceiling = b["argon2"]["ceiling_per_s"]
-        login = s["login"]
-        goal("login req/s ÷ Argon2 ceiling", login["rps"] / ceiling, "≥ 0.90", login["rps"] >= 0.90 * ceiling)
+            refresh = s["refresh"]["ratio_to_ceiling"]["rps"]
+            goal("refresh req/s ÷ Redis rotations/s", refresh, "≥ 0.50", refresh >= 0.50)
+        login, ceiling = s["login"], b["argon2"]["ceiling_per_s"]
+        ratio = login["ratio_to_ceiling"]["rps"]
+        goal("login req/s ÷ Argon2 ceiling", ratio, "≥ 0.90", ratio >= 0.90)
         little = 1.5 * login["connections"] / ceiling * 1000
         goal("login p99 (ms) vs 1.5 × 64 ÷ ceiling", login["p99_ms"], f"≤ {little:.0f}", login["p99_ms"] <= little)
-        storm, alone = s["storm_me"], s["me_32"]
-        goal("storm: /auth/me req/s ÷ alone (32 conns)", storm["rps"] / alone["rps"], "≥ 0.50", storm["rps"] >= 0.5 * alone["rps"])
-        goal("storm: /auth/me p99 ÷ alone (32 conns)", storm["p99_ms"] / alone["p99_ms"], "≤ 3", storm["p99_ms"] <= 3 * alone["p99_ms"])
+        to_alone = s["storm_me"]["ratio_to_alone"]
+        goal("storm: /auth/me req/s ÷ alone (32 conns)", to_alone["rps"], "≥ 0.50", to_alone["rps"] >= 0.50)
+        goal("storm: /auth/me p99 ÷ alone (32 conns)", to_alone["p99_ms"], "≤ 3", to_alone["p99_ms"] <= 3)
+        storm = s["storm_me"]
         timeouts = storm["timeouts"] + s["storm_login"]["timeouts"]
         goal("storm: timeouts", timeouts, "= 0", timeouts == 0)
         threads, m_kib = b["argon2"]["threads"], b["argon2"]["argon2"]["m_kib"]
@@ -824,6 +959,9 @@ class Bench:
         def cpu(c):
             return f"{c['gatehouse']:.0f} / {c['redis']:.0f} / {c['wrk']:.0f} / {c['other']:.0f}"
 
+        def medians(x):
+            return f" (median of {len(x['rounds'])} rounds)" if len(x.get("rounds", ())) > 1 else ""
+
         r, s, b = self.results, self.results["scenarios"], self.results["baselines"]
         lines = [f"gatehouse benchmark: {r['backend']}, {r['settings']}", ""]
         lines += ["| scenario | connections | requests/s | p50 ms | p99 ms | errors | peak RSS MiB | CPU µs/req: gatehouse / Redis / wrk / other |",
@@ -832,7 +970,7 @@ class Bench:
                  "login": "`POST /auth/login`", "storm_login": "storm: `POST /auth/login`", "storm_me": "storm: `GET /auth/me`",
                  "forgot": "`POST /auth/password/forgot` (unknown addresses)"}
         for key, x in s.items():
-            lines.append(f"| {names[key]} | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | "
+            lines.append(f"| {names[key]}{medians(x)} | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | "
                          f"{x['errors']} | {x['peak_rss_bytes'] / MIB:.0f} | {cpu(x['cpu_us_per_request'])} |")
         if "redis" in b:
             x = b["redis"]
@@ -840,7 +978,7 @@ class Bench:
             # WAIT is the service's, after the script: the ceiling never waits for a replica.
             if self.redis.wait_replicas:
                 how += ", no WAIT"
-            lines.append(f"| Redis ceiling: rotate script ({how}) | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | "
+            lines.append(f"| Redis ceiling: rotate script ({how}){medians(x)} | {x['connections']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | "
                          f"{x['p99_ms']:.2f} | | | |")
         if "propagation" in r:
             x = r["propagation"]
@@ -848,7 +986,7 @@ class Bench:
                          f"{x['load_connections_per_replica']} + {x['load_connections_per_replica']} | | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | | | |")
         a = b["argon2"]
         lines.append(f"| Argon2 ceiling: {a['threads']} hasher threads, t_hash {a['t_hash_s'] * 1000:.1f} ms "
-                     f"(alone {a['t_hash_single_s'] * 1000:.1f} ms) | {a['threads']} | {a['ceiling_per_s']:.1f} | | | | | |")
+                     f"(alone {a['t_hash_single_s'] * 1000:.1f} ms){medians(a)} | {a['threads']} | {a['ceiling_per_s']:.1f} | | | | | |")
         lines += ["", "| goal | measured | target | result |", "|---|---:|---|---|"]
         for g in r["goals"]:
             verdict = "not judged (smoke)" if self.args.smoke else ("pass" if g["pass"] else "FAIL")
@@ -888,7 +1026,9 @@ def main():
         bench.results.update(
             backend=backend,
             settings=f"Argon2id m=19456 KiB t=2 p=1, HASHER_THREADS={threads}, {os.cpu_count()} cores, "
-                     f"{args.duration:g} s per scenario, wrk --timeout 10s",
+                     f"{args.duration:g} s per scenario (those judged against a baseline: "
+                     + ("1 round" if args.smoke else f"{ROUNDS} rounds") + f" of {max(2, round(args.duration * ROUND_SHARE))} s, "
+                     "interleaved with the baseline's), wrk --timeout 10s",
             started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             smoke=args.smoke,
             load_at_start=os.getloadavg(),

@@ -10,16 +10,26 @@ function setup(thread)
   next_thread = next_thread + 1
 end
 
--- The users of this thread (every BENCH_THREADS-th line), so no two threads share a token.
-function users()
+-- The lines of BENCH_USERS this thread takes (every BENCH_THREADS-th), so no two threads
+-- share a token.
+function lines()
   local n = tonumber(os.getenv("BENCH_THREADS") or "1")
   local mine, i = {}, 0
   for line in io.lines(os.getenv("BENCH_USERS")) do
     if i % n == tid then
-      local name, access, refresh = line:match("^(%S+) (%S+) (%S+)$")
-      mine[#mine + 1] = { name = name, access = access, refresh = refresh }
+      mine[#mine + 1] = line
     end
     i = i + 1
+  end
+  return mine
+end
+
+-- The users of this thread.
+function users()
+  local mine = {}
+  for _, line in ipairs(lines()) do
+    local name, access, refresh = line:match("^(%S+) (%S+) (%S+)$")
+    mine[#mine + 1] = { name = name, access = access, refresh = refresh }
   end
   return mine
 end

@@ -589,6 +589,7 @@ class Bench:
 
     def argon2_ceiling(self):
         """One run of Argon2's ceiling, as {"argon2": result}."""
+        self.gh.wait_idle()
         log("== Argon2's ceiling (the service's hasher, alone)")
         env = dict(self.gh.env)
         out = subprocess.run([CEILING, str(max(2.0, self.seconds / 2))], env=env, capture_output=True, text=True, check=True)
@@ -601,8 +602,8 @@ class Bench:
         and `finish(result)`, which checks what the runs left and records it in `result`.
 
         The ceiling is redis-benchmark running the rotate script itself, each call doing a real
-        rotation (the presented digest is the current one, and the successor's digest is the same, so it
-        stays current), at the same concurrency, on the deployment under test (the current
+        rotation (the presented digest is the current one, and the successor's digest is the
+        same, so it stays current), at the same concurrency, on the deployment under test (the current
         primary behind Sentinels; every primary of a cluster, in cluster mode).
 
         The scripts are the service's own, each `session.lua` + "\n" + its body as `RedisTokens`
@@ -669,6 +670,7 @@ class Bench:
         probe = float(run(5_000)["rps"])
 
         def measure():
+            self.gh.wait_idle()
             log("== Redis's ceiling (redis-benchmark, the rotate script, one call per request)")
             n = max(10_000, int(probe * self.seconds))
             row = run(n)
@@ -785,7 +787,6 @@ class Bench:
             for i in range(count):
                 log(f"-- round {i + 1} of {count}")
                 for measure in steps if i % 2 == 0 else reversed(steps):
-                    self.gh.wait_idle()
                     for key, r in measure().items():
                         kept.setdefault(key, []).append(r)
         finally:
@@ -793,6 +794,7 @@ class Bench:
         return kept
 
     def wrk_step(self, name, runs, label):
+        """A step of `rounds`: one `scenario`."""
         return lambda: self.scenario(name, runs, label)
 
     def run(self):

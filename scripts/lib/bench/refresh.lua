@@ -6,8 +6,9 @@
 -- run. The tokens of requests in flight when wrk stops are lost, one per connection at most.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
--- Globals, so that the main state can read them from each thread (`thread:get`).
-queue, head, tail = {}, 1, 0
+-- A global, so that the main state can read it from each thread (`thread:get`).
+queue = {}
+local head, tail = 1, 0
 local cookie = os.getenv("BENCH_COOKIE") or "jwt"
 
 function init(args)

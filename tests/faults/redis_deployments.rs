@@ -46,13 +46,17 @@ impl Seen {
 struct User {
     name: String,
     session: Option<Session>,
+    /// Its logout was answered `503`: the client tries the logout again before anything else.
+    /// (Redis may have ended the session before the answer was lost; a refresh would then be
+    /// refused, rightly.)
+    logging_out: bool,
 }
 
 /// One client task: for each of its users in turn, a refresh and `/auth/me`, and every fifth
 /// round a logout and a new login, until `stop`. A `503` is answered by trying the same call
 /// again in the next round, as a client honouring `Retry-After` would: with the same refresh
 /// token (within the grace window a rotation whose answer was lost hands back the same
-/// successor), or, for a login, logging in again before anything else for that user.
+/// successor), or, for a login or a logout, that call again before anything else for that user.
 async fn drive(replica: Arc<Replica>, mut users: Vec<User>, seen: Arc<Mutex<Seen>>, started: Instant, stop: Arc<AtomicBool>) {
     let client = Client::new();
     let mut round = 0u32;
@@ -67,6 +71,10 @@ async fn drive(replica: Arc<Replica>, mut users: Vec<User>, seen: Arc<Mutex<Seen
                 }
                 continue;
             };
+            if user.logging_out {
+                log_out(&client, &replica, user, &seen, started).await;
+                continue;
+            }
             let answer = client.refresh(&replica, &session.refresh).await;
             seen.lock().await.record(started.elapsed(), "refresh", &answer);
             if answer.status == 200 {
@@ -79,17 +87,25 @@ async fn drive(replica: Arc<Replica>, mut users: Vec<User>, seen: Arc<Mutex<Seen
             let answer = client.me(&replica, &session.access).await;
             seen.lock().await.record(started.elapsed(), "me", &answer);
             if round.is_multiple_of(5) {
-                let answer = client.logout(&replica, &session.refresh).await;
-                seen.lock().await.record(started.elapsed(), "logout", &answer);
-                if answer.status == 200 {
-                    let ended = user.session.take().expect("a session");
-                    let mut seen = seen.lock().await;
-                    seen.dead_refresh.push(ended.refresh);
-                    seen.dead_access.push(ended.access);
-                }
+                log_out(&client, &replica, user, &seen, started).await;
             }
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Logs `user` out: once that is answered `200` its session's tokens must never work again; after
+/// a `503` the logout is tried again next.
+async fn log_out(client: &Client, replica: &Replica, user: &mut User, seen: &Mutex<Seen>, started: Instant) {
+    let session = user.session.as_ref().expect("a session");
+    let answer = client.logout(replica, &session.refresh).await;
+    seen.lock().await.record(started.elapsed(), "logout", &answer);
+    user.logging_out = answer.status == 503;
+    if answer.status == 200 {
+        let ended = user.session.take().expect("a session");
+        let mut seen = seen.lock().await;
+        seen.dead_refresh.push(ended.refresh);
+        seen.dead_access.push(ended.access);
     }
 }
 
@@ -136,7 +152,7 @@ async fn survives(kind: &str, disrupt: &str) -> Duration {
     for _ in 0..USERS {
         let name = unique_name(kind);
         let session = Session::from(&client.register(&replica, &name).await);
-        users.push(User { name, session: Some(session) });
+        users.push(User { name, session: Some(session), logging_out: false });
     }
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));

@@ -32,4 +32,5 @@ pub mod state;
 pub mod store_arbiters;
 pub mod telemetry;
 pub mod throttle;
+pub mod timeout;
 pub mod tokens;

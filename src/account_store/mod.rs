@@ -91,7 +91,7 @@ impl AccountStore {
     /// mapped like the user repository's.
     async fn run<T>(&self, call: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, ApiError> {
         self.schema.check()?;
-        match tokio::time::timeout(self.timeout, call).await {
+        match crate::timeout::within(self.timeout, call).await {
             Ok(result) => result.map_err(db_error),
             Err(_) => {
                 log::warn!("account store: the database did not answer within {:?}", self.timeout);

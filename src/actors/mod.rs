@@ -30,7 +30,7 @@ where
     T: Send + 'static,
 {
     let started = std::time::Instant::now();
-    let result = match tokio::time::timeout(timeout, addr.send(msg)).await {
+    let result = match crate::timeout::within(timeout, addr.send(msg)).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(mailbox)) => {
             log::error!("{} actor unreachable: {mailbox}", dependency.name());

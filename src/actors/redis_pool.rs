@@ -237,7 +237,11 @@ impl RedisPool {
     /// Builds the connections without connecting: the service starts while Redis is down and
     /// connects when it comes up (readiness reports it meanwhile).
     pub fn new(s: PoolSettings<'_>) -> Result<RedisPool, RedisError> {
-        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(s.timeout)).set_response_timeout(Some(s.timeout));
+        // redis-rs's own reply timeout is only a backstop: `with_conn` bounds every command,
+        // without counting a pause of the process against it.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(s.timeout))
+            .set_response_timeout(Some(crate::timeout::backstop(s.timeout)));
         let links = match s.target {
             RedisTarget::Node { url } => {
                 let source = Source::Node(redis::Client::open(url.as_str())?);
@@ -317,7 +321,7 @@ impl RedisPool {
                 ApiError::Unavailable(Dependency::TokenStore)
             })
         };
-        tokio::time::timeout(self.timeout, work).await.unwrap_or_else(|_| {
+        crate::timeout::within(self.timeout, work).await.unwrap_or_else(|_| {
             log::warn!("token store: Redis did not answer within {} ms", self.timeout.as_millis());
             Err(ApiError::Unavailable(Dependency::TokenStore))
         })
@@ -433,7 +437,7 @@ async fn follow_switches(host: &str, port: u16, master: &str, switches: &std::sy
             Ok(None) => return Ok(()),
             // Quiet: make sure the Sentinel still answers, and that the pools still exist.
             Err(_) => {
-                tokio::time::timeout(limit, sink.ping::<redis::Value>()).await.map_err(|_| timed_out())??;
+                crate::timeout::within(limit, sink.ping::<redis::Value>()).await.map_err(|_| timed_out())??;
                 if switches.strong_count() == 0 {
                     return Ok(());
                 }

@@ -88,7 +88,7 @@ impl Keys {
         }
         let (sealer, now) = (self.sealer.clone(), chrono::Utc::now().timestamp());
         let mut new_key = move |alg: Algorithm| fresh_key(&sealer, alg, now);
-        let result = tokio::time::timeout(self.timeout, store::maintain(&self.store, &self.policy, now, &action, &mut new_key)).await;
+        let result = crate::timeout::within(self.timeout, store::maintain(&self.store, &self.policy, now, &action, &mut new_key)).await;
         let plan = match result {
             Err(_) => Err(KeyError::Timeout),
             Ok(result) => result.map_err(KeyError::from),
@@ -114,7 +114,7 @@ impl Keys {
         if !self.schema.is_ready() {
             return Err(KeyError::NotReady);
         }
-        let rows = tokio::time::timeout(self.timeout, store::load(&self.store)).await.map_err(|_| KeyError::Timeout)??;
+        let rows = crate::timeout::within(self.timeout, store::load(&self.store)).await.map_err(|_| KeyError::Timeout)??;
         let now = chrono::Utc::now().timestamp();
         let set = KeySet::build(&self.context(), &rows, now, true);
         metrics::key_set(&set, now);

@@ -70,15 +70,19 @@ async fn listen(settings: Arc<ListenerSettings>, table: Arc<RevocationTable>) {
     let mut backoff = Duration::from_millis(100);
     for attempt in 0.. {
         let result = subscribed(&settings, &table, attempt).await;
-        // A subscription that worked starts the backoff over; failed attempts in a row double it.
-        if table.is_in_touch() {
-            backoff = Duration::from_millis(100);
-        }
+        // A subscription that worked is followed at once by the next, and starts the backoff
+        // over; failed attempts in a row wait, doubling it. Every moment out of touch is a
+        // moment of failing open.
+        let worked = table.is_in_touch();
         table.lost(now_ms());
         crate::metrics::sessions::revocation_subscription(false);
         match result {
             Err(e) => log::warn!("revocation channel lost, revocations may be missed until it is back: {e}"),
             Ok(()) => log::warn!("revocation channel closed by Redis, resubscribing"),
+        }
+        if worked {
+            backoff = Duration::from_millis(100);
+            continue;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -90,7 +94,7 @@ fn timed_out() -> RedisError {
 }
 
 async fn within<T>(limit: Duration, work: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
-    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| Err(timed_out()))
+    crate::timeout::within(limit, work).await.unwrap_or_else(|_| Err(timed_out()))
 }
 
 /// One subscription, the `attempt`th: returns when it ends (`Ok` when Redis closed it).
@@ -107,23 +111,33 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
     log::info!("revocation channel subscribed; {replayed} revocations replayed from the record");
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The heartbeat runs beside the channel, never in its way: a PING that a busy Redis or a
+    // stalled machine answers late holds no revocation back.
+    let heartbeats = async move {
+        loop {
+            heartbeat.tick().await;
+            // The Sentinels named another primary: subscribe there (the record's replay covers
+            // whatever was published in between).
+            if settings.pool.primary_switches() != switches {
+                return Ok(());
+            }
+            within(limit, sink.ping::<redis::Value>()).await?;
+            let (_, seen) = replay(settings, Some(newest - OVERLAP_MS), table).await?;
+            newest = newest.max(seen);
+        }
+    };
+    tokio::pin!(heartbeats);
     loop {
         tokio::select! {
+            // Messages first: those already delivered are applied before a failed heartbeat ends
+            // the subscription, rather than left for the replay.
+            biased;
             message = stream.next() => {
                 let Some(message) = message else { return Ok(()) };
                 let payload: String = message.get_payload().unwrap_or_default();
                 receive(&payload, table);
             }
-            _ = heartbeat.tick() => {
-                // The Sentinels named another primary: subscribe there (the record's replay
-                // covers whatever was published in between).
-                if settings.pool.primary_switches() != switches {
-                    return Ok(());
-                }
-                within(limit, sink.ping::<redis::Value>()).await?;
-                let (_, seen) = replay(settings, Some(newest - OVERLAP_MS), table).await?;
-                newest = newest.max(seen);
-            }
+            ended = &mut heartbeats => return ended,
         }
     }
 }

@@ -10,6 +10,7 @@ mod dependencies;
 mod gatehouse;
 mod mail;
 mod overload;
+mod pauses;
 mod redis_deployments;
 mod replicas;
 mod revocation;

@@ -45,8 +45,13 @@ pub fn revocations_published(reason: &'static str, count: usize) {
     metrics::counter!(REVOCATIONS_PUBLISHED, "reason" => reason).increment(count as u64);
 }
 
-pub fn revocation_publish_failed() {
-    metrics::counter!(REVOCATION_PUBLISH_FAILURES).increment(1);
+/// What became of a revocation whose publication failed, the label of
+/// `REVOCATION_PUBLISH_FAILURES`: `retried` (an attempt failed; it is tried again), `given_up`
+/// (never published: the other replicas accept its tokens until they expire).
+const PUBLISH_OUTCOMES: &[&str] = &["retried", "given_up"];
+
+pub fn revocation_publish_failed(outcome: &'static str) {
+    metrics::counter!(REVOCATION_PUBLISH_FAILURES, "outcome" => outcome).increment(1);
 }
 
 /// A revocation heard on the channel, `lag` seconds after it was published.
@@ -80,7 +85,9 @@ pub fn init_series() {
         metrics::counter!(REVOCATIONS_PUBLISHED, "reason" => reason).increment(0);
     }
     metrics::counter!(REVOCATIONS_RECEIVED).increment(0);
-    metrics::counter!(REVOCATION_PUBLISH_FAILURES).increment(0);
+    for &outcome in PUBLISH_OUTCOMES {
+        metrics::counter!(REVOCATION_PUBLISH_FAILURES, "outcome" => outcome).increment(0);
+    }
     metrics::counter!(REPLICATION_SHORT).increment(0);
     metrics::counter!(REVOCATION_REPLAYS).increment(0);
     metrics::counter!(REVOCATION_REPLAYED).increment(0);

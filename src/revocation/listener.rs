@@ -3,14 +3,15 @@
 //! window) so that nothing is missed. After a Sentinel failover it subscribes on the new
 //! primary; on a cluster, on the seed nodes in turn, passing over one that is down.
 //!
-//! Reliability: on every (re)subscription it first subscribes, then replays the whole record,
-//! and only then trusts its table again (`in_touch`): a revocation published while it was away
-//! is in the record, one published during the replay arrives on the channel. While subscribed it
-//! sends a heartbeat every `REVOCATION_HEARTBEAT_MS`: a PING on the subscription (a killed or
-//! frozen connection does not answer) and a read of the record's newest entries (whatever the
-//! channel may have dropped). A heartbeat that fails ends the subscription: the table is out of
-//! touch (`lost`, the metric and a log line say so) and fails open for `REVOCATION_FAIL_OPEN`
-//! at most while the listener reconnects.
+//! Reliability: on every (re)subscription it first subscribes, then replays the record (the
+//! whole of it the first time, what was recorded since the newest entry read after that), and
+//! only then trusts its table again (`in_touch`): a revocation published while it was away is in
+//! the record, one published during the replay arrives on the channel. While subscribed it
+//! sends a heartbeat every `REVOCATION_HEARTBEAT_MS`, beside the channel: a PING on the
+//! subscription (a killed or frozen connection does not answer) and a read of the record's
+//! newest entries (whatever the channel may have dropped). A heartbeat that fails ends the
+//! subscription: the table is out of touch (`lost`, the metric and a log line say so) and fails
+//! open for `REVOCATION_FAIL_OPEN` at most while the listener reconnects.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,15 @@ use crate::config::RedisTarget;
 /// Entries re-read by each heartbeat before the newest one seen: room for replicas' clocks and
 /// for entries recorded out of order by concurrent scripts.
 const OVERLAP_MS: i64 = 5_000;
+
+/// The listener's bound on Redis, in dependency timeouts. No client waits on the listener, and
+/// replacing a subscription is what costs (what is published meanwhile waits for the replay), so
+/// a Redis slow to answer under load is waited for, not taken for gone: only a connection silent
+/// for this long is replaced.
+const PATIENCE: u32 = 4;
+
+/// The pause between two reads of the record while one fails, within the patience.
+const REREAD: Duration = Duration::from_millis(50);
 
 pub struct ListenerSettings {
     /// Where to subscribe: the node, the primary the Sentinels name, or a cluster's seed nodes
@@ -68,12 +78,16 @@ fn now_ms() -> i64 {
 /// Subscribes, and subscribes again whenever the subscription is lost, for ever.
 async fn listen(settings: Arc<ListenerSettings>, table: Arc<RevocationTable>) {
     let mut backoff = Duration::from_millis(100);
+    // The latest expiry read from the record so far (`None`: nothing read yet).
+    let mut newest = None;
     for attempt in 0.. {
-        let result = subscribed(&settings, &table, attempt).await;
-        // A subscription that worked is followed at once by the next, and starts the backoff
-        // over; failed attempts in a row wait, doubling it. Every moment out of touch is a
-        // moment of failing open.
-        let worked = table.is_in_touch();
+        let began = std::time::Instant::now();
+        let result = subscribed(&settings, &table, attempt, &mut newest).await;
+        // A subscription that worked for a heartbeat at least is followed at once by the next,
+        // and starts the backoff over: every moment out of touch is a moment of failing open.
+        // Failed attempts in a row, or a Redis that closes every subscription at once, wait,
+        // doubling the backoff.
+        let worked = table.is_in_touch() && began.elapsed() >= settings.heartbeat;
         table.lost(now_ms());
         crate::metrics::sessions::revocation_subscription(false);
         match result {
@@ -98,13 +112,19 @@ async fn within<T>(limit: Duration, work: impl Future<Output = RedisResult<T>>) 
 }
 
 /// One subscription, the `attempt`th: returns when it ends (`Ok` when Redis closed it).
-async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attempt: usize) -> RedisResult<()> {
-    let limit = settings.timeout;
+/// `newest` is the latest expiry read from the record, kept from one subscription to the next.
+async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attempt: usize, newest: &mut Option<i64>) -> RedisResult<()> {
+    let limit = settings.timeout * PATIENCE;
     let switches = settings.pool.primary_switches();
     let client = within(limit, node_client(&settings.target, attempt)).await?;
     let (mut sink, mut stream) = within(limit, client.get_async_pubsub()).await?.split();
     within(limit, sink.subscribe(channel(&settings.prefix))).await?;
-    let (replayed, mut newest) = replay(settings, None, table).await?;
+    // The first replay reads the whole record. A later one reads only what was recorded since
+    // the newest entry read before (with the heartbeat's overlap): every entry is kept for the
+    // same window, so one recorded later expires later, and the table holds the older ones. A
+    // resubscription after a blip so costs a few entries, not the whole record, whose size
+    // grows with the revocations of a whole window.
+    let replayed = replay_within(limit, settings, newest, table).await?;
     table.in_touch();
     crate::metrics::sessions::revocation_subscription(true);
     crate::metrics::sessions::revocation_replayed(replayed);
@@ -122,8 +142,7 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
                 return Ok(());
             }
             within(limit, sink.ping::<redis::Value>()).await?;
-            let (_, seen) = replay(settings, Some(newest - OVERLAP_MS), table).await?;
-            newest = newest.max(seen);
+            replay_within(limit, settings, newest, table).await?;
         }
     };
     tokio::pin!(heartbeats);
@@ -153,11 +172,30 @@ fn receive(payload: &str, table: &RevocationTable) {
     }
 }
 
-/// Applies the entries of every shard of the record expiring after `from` (Unix ms; `None`: all
-/// live ones); returns how many there were and the latest expiry seen.
-async fn replay(settings: &ListenerSettings, from: Option<i64>, table: &RevocationTable) -> RedisResult<(usize, i64)> {
+/// `replay`, read again while it fails (each read is bounded by the pool's dependency timeout),
+/// for `limit` at most.
+async fn replay_within(
+    limit: Duration,
+    settings: &ListenerSettings,
+    newest: &mut Option<i64>,
+    table: &RevocationTable,
+) -> RedisResult<usize> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match replay(settings, newest, table).await {
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(REREAD).await,
+            done => return done,
+        }
+    }
+}
+
+/// Applies the entries of every shard of the record expiring after `newest` less the overlap
+/// (`None`: every live one), and moves `newest` to the latest expiry read; returns how many
+/// entries there were.
+async fn replay(settings: &ListenerSettings, newest: &mut Option<i64>, table: &RevocationTable) -> RedisResult<usize> {
     let now = now_ms();
-    let min = from.unwrap_or(now).max(now);
+    let min = newest.map_or(now, |n| n - OVERLAP_MS).max(now);
     let reads = (0..RECORD_SHARDS).map(|shard| {
         let key = record_key(&settings.prefix, shard);
         settings.pool.with_conn(async move |c: &mut Conn| {
@@ -165,14 +203,13 @@ async fn replay(settings: &ListenerSettings, from: Option<i64>, table: &Revocati
         })
     });
     let shards = futures_util::future::try_join_all(reads).await.map_err(|e| RedisError::from(std::io::Error::other(e.to_string())))?;
-    let mut newest = from.unwrap_or(0);
     let mut count = 0;
     for (encoded, expires) in shards.iter().flatten() {
         if let Some(revocation) = Revocation::decode(encoded) {
             table.apply_until(&revocation, expires / 1000, now / 1000);
         }
-        newest = newest.max(*expires);
+        *newest = Some(newest.map_or(*expires, |n| n.max(*expires)));
         count += 1;
     }
-    Ok((count, newest))
+    Ok(count)
 }

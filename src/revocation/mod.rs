@@ -13,6 +13,8 @@ mod listener;
 mod table;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use redis::Script;
 use uuid::Uuid;
@@ -82,7 +84,17 @@ struct Shared {
     pool: RedisPool,
     script: Script,
     channel: String,
+    /// Publications waiting to be tried again, at most `RETRIES_WAITING`.
+    waiting: AtomicUsize,
 }
+
+/// Publications a worker keeps trying again at once, at most: each is a few hundred bytes and a
+/// task; a Redis away for long enough to fill them fails the rest at once (and says so).
+const RETRIES_WAITING: usize = 10_000;
+
+/// The first wait before a failed publication is tried again; it doubles up to `RETRY_MAX`.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 impl Revocations {
     /// Revocations that stay in this process: the embedded store.
@@ -93,7 +105,8 @@ impl Revocations {
     /// Revocations shared over Redis, through `pool` (an HTTP worker's own).
     pub fn shared(table: Arc<RevocationTable>, pool: RedisPool) -> Revocations {
         let prefix = pool.prefix().to_string();
-        let shared = Shared { pool, script: Script::new(include_str!("record.lua")), channel: channel(&prefix) };
+        let shared =
+            Shared { pool, script: Script::new(include_str!("record.lua")), channel: channel(&prefix), waiting: AtomicUsize::new(0) };
         Revocations { table, shared: Some(Arc::new(shared)) }
     }
 
@@ -113,9 +126,12 @@ impl Revocations {
     /// access tokens are refused here at once and, once published, on every replica.
     ///
     /// Reliability: the store's change is the truth and has happened; a failure to publish is
-    /// logged and counted, not answered with an error (a retry would find nothing left to end).
-    /// The other replicas then accept those access tokens until they expire, as before sessions
-    /// were revocable: `GatehouseRevocationPublishFailing` alerts on it.
+    /// not answered with an error (a retry would find nothing left to end). The publication is
+    /// tried again in the background, with a backoff, until Redis takes it or the access tokens
+    /// have expired; the other replicas accept those tokens meanwhile. Each failed attempt is
+    /// logged and counted; one given up (the window passed, too many waiting, or the process
+    /// exits) leaves them accepted until they expire, as before sessions were revocable:
+    /// `GatehouseRevocationPublishFailing` alerts on it.
     pub async fn ended(&self, rid: &RequestId, user_id: Uuid, sids: &[String], reason: Reason) {
         if sids.is_empty() {
             return;
@@ -168,23 +184,63 @@ impl Revocations {
             }
             return;
         };
-        let window_ms = self.table.window().as_millis() as u64;
+        let window = self.table.window();
+        let encoded: Vec<String> = revocations.iter().map(Revocation::encode).collect();
+        if let Err(e) = shared.record(window, &encoded).await {
+            crate::metrics::sessions::revocation_publish_failed("retried");
+            log::warn!(target: "gatehouse::auth", "revocation not yet published to other replicas user_id={user}: {e}; trying again rid={rid}");
+            shared.clone().try_again(window, encoded, format!("user_id={user} rid={rid}"));
+        }
+    }
+}
+
+impl Shared {
+    /// Records `encoded` revocations for one window and publishes them, in one script.
+    async fn record(&self, window: Duration, encoded: &[String]) -> Result<i64, ApiError> {
         // Any shard will do: the listeners replay them all.
-        let key = record_key(shared.pool.prefix(), rand::random::<u8>() % RECORD_SHARDS);
-        let result = shared
-            .pool
+        let key = record_key(self.pool.prefix(), rand::random::<u8>() % RECORD_SHARDS);
+        self.pool
             .with_conn(async |c| {
-                let mut call = shared.script.key(&key);
-                call.arg(&shared.channel).arg(window_ms);
-                for r in revocations {
-                    call.arg(r.encode());
+                let mut call = self.script.key(&key);
+                call.arg(&self.channel).arg(window.as_millis() as u64);
+                for r in encoded {
+                    call.arg(r);
                 }
                 call.invoke_async::<i64>(c).await
             })
-            .await;
-        if let Err(e) = result {
-            crate::metrics::sessions::revocation_publish_failed();
-            log::error!(target: "gatehouse::auth", "revocation not published to other replicas user_id={user}: {e} rid={rid}");
+            .await
+    }
+
+    /// Publishes `encoded` in the background, with a backoff, until Redis takes it or the window
+    /// (the access tokens' lifetime) has passed. Publishing twice is harmless: applying a
+    /// revocation again changes nothing.
+    fn try_again(self: Arc<Self>, window: Duration, encoded: Vec<String>, about: String) {
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= RETRIES_WAITING {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            crate::metrics::sessions::revocation_publish_failed("given_up");
+            log::error!(target: "gatehouse::auth", "revocation not published to other replicas {about}: too many waiting to be tried again");
+            return;
         }
+        let deadline = Instant::now() + window;
+        tokio::spawn(async move {
+            let mut wait = RETRY_FIRST;
+            loop {
+                tokio::time::sleep(wait).await;
+                if Instant::now() >= deadline {
+                    crate::metrics::sessions::revocation_publish_failed("given_up");
+                    log::error!(target: "gatehouse::auth", "revocation not published to other replicas {about}: Redis did not take it within the window");
+                    break;
+                }
+                match self.record(window, &encoded).await {
+                    Ok(_) => {
+                        log::warn!(target: "gatehouse::auth", "revocation published to other replicas after a retry {about}");
+                        break;
+                    }
+                    Err(_) => crate::metrics::sessions::revocation_publish_failed("retried"),
+                }
+                wait = (wait * 2).min(RETRY_MAX);
+            }
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        });
     }
 }

@@ -161,6 +161,39 @@ async fn a_frozen_redis_fails_open_for_the_bound_then_closed_and_after_it_thaws_
 }
 
 #[tokio::test]
+async fn a_revocation_redis_refused_to_publish_is_tried_again_until_it_reaches_the_other_replica() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let s = settings(&[NO_HEARTBEAT]);
+    let (a, b) = (Replica::over(&pg, &redis, &s).await, Replica::over(&pg, &redis, &s).await);
+    let client = Client::new();
+    let name = unique_name("republished");
+    assert_eq!(client.register(&a, &name).await.status, 201);
+    let session = Session::from(&client.login(&a, &name).await);
+    assert_eq!(client.me(&b, &session.access).await.status, 200);
+
+    // Every shard of the record made a string: the session's end (its own keys) works, the
+    // script that records and publishes its revocation fails (WRONGTYPE).
+    let mut conn = redis.connection().await;
+    let shards: Vec<String> = (0..16).map(|shard| format!("gh:{{revoked.{shard:x}}}")).collect();
+    for key in &shards {
+        let _: () = redis::cmd("SET").arg(key).arg("not a sorted set").query_async(&mut conn).await.unwrap();
+    }
+    assert_eq!(client.logout(&a, &session.refresh).await.status, 200, "the session ended: the logout succeeds");
+    let at_a = client.me(&a, &session.access).await;
+    assert_eq!((at_a.status, at_a.code()), (401, "SESSION_REVOKED"), "the replica that ended it refuses at once");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.me(&b, &session.access).await.status, 200, "not published yet: B has not heard");
+
+    // Redis takes the publication again: the next attempt reaches B.
+    let _: () = redis::cmd("DEL").arg(&shards).query_async(&mut conn).await.unwrap();
+    until_revoked(&client, &b, &session.access, Duration::from_secs(10)).await;
+    let log = a.log_text();
+    assert!(log.contains("revocation not yet published to other replicas"), "{log}");
+    assert!(log.contains("revocation published to other replicas after a retry"), "{log}");
+    assert!(!log.contains("revocation not published to other replicas"), "nothing given up: {log}");
+}
+
+#[tokio::test]
 async fn a_replica_started_after_a_revocation_refuses_the_token_from_its_first_request() {
     let (pg, redis) = (Postgres::start(), Redis::start());
     let s = settings(&[NO_HEARTBEAT]);

@@ -119,17 +119,15 @@ impl Application {
         crate::metrics::sessions::revocation_subscription(matches!(config.stores.token_store, TokenStoreKind::Memory));
         if let (TokenStoreKind::Redis(target), TokenBackend::Redis(redis)) = (&config.stores.token_store, &token_backend) {
             log::info!("token store: Redis ({})", target.kind());
-            RevocationListener::new(
-                ListenerSettings {
-                    target: target.clone(),
-                    pool: redis.pool().clone(),
-                    prefix: config.stores.redis_key_prefix.clone(),
-                    heartbeat: config.sessions.revocation_heartbeat,
-                    timeout: config.stores.dependency_timeout,
-                },
-                revocation_table.clone(),
-            )
-            .start();
+            // The listener has a thread of its own, and Redis connections opened there: nothing
+            // else this process does in the background (key reloads, mail, probes) can hold a
+            // revocation back.
+            let (target, pool, table) = (target.clone(), redis.pool().clone(), revocation_table.clone());
+            let (prefix, heartbeat, timeout) =
+                (config.stores.redis_key_prefix.clone(), config.sessions.revocation_heartbeat, config.stores.dependency_timeout);
+            RevocationListener::start_in_arbiter(&actix::Arbiter::new().handle(), move |_| {
+                RevocationListener::new(ListenerSettings { target, pool: pool.for_worker(1), prefix, heartbeat, timeout }, table)
+            });
             let deadline = std::time::Instant::now() + config.stores.dependency_timeout * 4;
             while !revocation_table.is_in_touch() && std::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -10,6 +10,7 @@ pub const REVOCATION_TABLE: &str = "gatehouse_revocation_table_entries";
 pub const REVOCATION_SUBSCRIBED: &str = "gatehouse_revocation_subscribed";
 pub const REVOCATION_REPLAYS: &str = "gatehouse_revocation_replays_total";
 pub const REVOCATION_REPLAYED: &str = "gatehouse_revocations_replayed_total";
+pub const REVOCATIONS_RECOVERED: &str = "gatehouse_revocations_recovered_total";
 pub const ADMIN_ACTIONS: &str = "gatehouse_admin_actions_total";
 pub const AUDIT_QUEUE: &str = "gatehouse_audit_queue_depth";
 pub const AUDIT_FAILURES: &str = "gatehouse_audit_failures_total";
@@ -79,6 +80,12 @@ pub fn revocation_replayed(entries: usize) {
     metrics::counter!(REVOCATION_REPLAYED).increment(entries as u64);
 }
 
+/// A heartbeat's read of the record applied `entries` revocations the channel had not delivered
+/// (yet): a channel that drops or holds up messages shows here.
+pub fn revocations_recovered(entries: usize) {
+    metrics::counter!(REVOCATIONS_RECOVERED).increment(entries as u64);
+}
+
 /// Every series at zero before anything happened (see `metrics::init_series`).
 pub fn init_series() {
     for &reason in REASONS {
@@ -91,6 +98,7 @@ pub fn init_series() {
     metrics::counter!(REPLICATION_SHORT).increment(0);
     metrics::counter!(REVOCATION_REPLAYS).increment(0);
     metrics::counter!(REVOCATION_REPLAYED).increment(0);
+    metrics::counter!(REVOCATIONS_RECOVERED).increment(0);
     metrics::gauge!(REVOCATION_TABLE).set(0.0);
     for &action in ADMIN {
         metrics::counter!(ADMIN_ACTIONS, "action" => action).increment(0);

@@ -8,8 +8,9 @@
 //! only then trusts its table again (`in_touch`): a revocation published while it was away is in
 //! the record, one published during the replay arrives on the channel. While subscribed it
 //! sends a heartbeat every `REVOCATION_HEARTBEAT_MS`, beside the channel: a PING on the
-//! subscription (a killed or frozen connection does not answer) and a read of the record's
-//! newest entries (whatever the channel may have dropped). A heartbeat that fails ends the
+//! subscription (a killed or frozen connection does not answer) and, at the same time, a read of
+//! the record's newest entries (whatever the channel dropped or holds up). It runs on a thread of
+//! its own (see `startup`). A heartbeat that fails ends the
 //! subscription: the table is out of touch (`lost`, the metric and a log line say so) and fails
 //! open for `REVOCATION_FAIL_OPEN` at most while the listener reconnects.
 
@@ -124,7 +125,7 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
     // same window, so one recorded later expires later, and the table holds the older ones. A
     // resubscription after a blip so costs a few entries, not the whole record, whose size
     // grows with the revocations of a whole window.
-    let replayed = replay_within(limit, settings, newest, table).await?;
+    let (replayed, _) = replay_within(limit, settings, newest, table).await?;
     table.in_touch();
     crate::metrics::sessions::revocation_subscription(true);
     crate::metrics::sessions::revocation_replayed(replayed);
@@ -132,7 +133,10 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The heartbeat runs beside the channel, never in its way: a PING that a busy Redis or a
-    // stalled machine answers late holds no revocation back.
+    // stalled machine answers late holds no revocation back. Its read of the record does not
+    // wait for the PING either (it goes over the pool's connections): a message the subscription
+    // holds up is read from the record within a heartbeat, while the PING decides whether the
+    // subscription is replaced.
     let heartbeats = async move {
         loop {
             heartbeat.tick().await;
@@ -141,8 +145,12 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
             if settings.pool.primary_switches() != switches {
                 return Ok(());
             }
-            within(limit, sink.ping::<redis::Value>()).await?;
-            replay_within(limit, settings, newest, table).await?;
+            let (_, (_, recovered)) =
+                futures_util::try_join!(within(limit, sink.ping::<redis::Value>()), replay_within(limit, settings, newest, table))?;
+            if recovered > 0 {
+                crate::metrics::sessions::revocations_recovered(recovered);
+                log::info!("{recovered} revocations read from the record before the channel delivered them");
+            }
         }
     };
     tokio::pin!(heartbeats);
@@ -179,7 +187,7 @@ async fn replay_within(
     settings: &ListenerSettings,
     newest: &mut Option<i64>,
     table: &RevocationTable,
-) -> RedisResult<usize> {
+) -> RedisResult<(usize, usize)> {
     let deadline = std::time::Instant::now() + limit;
     loop {
         match replay(settings, newest, table).await {
@@ -192,8 +200,8 @@ async fn replay_within(
 
 /// Applies the entries of every shard of the record expiring after `newest` less the overlap
 /// (`None`: every live one), and moves `newest` to the latest expiry read; returns how many
-/// entries there were.
-async fn replay(settings: &ListenerSettings, newest: &mut Option<i64>, table: &RevocationTable) -> RedisResult<usize> {
+/// entries there were, and how many of them the table did not hold yet.
+async fn replay(settings: &ListenerSettings, newest: &mut Option<i64>, table: &RevocationTable) -> RedisResult<(usize, usize)> {
     let now = now_ms();
     let min = newest.map_or(now, |n| n - OVERLAP_MS).max(now);
     let reads = (0..RECORD_SHARDS).map(|shard| {
@@ -203,13 +211,15 @@ async fn replay(settings: &ListenerSettings, newest: &mut Option<i64>, table: &R
         })
     });
     let shards = futures_util::future::try_join_all(reads).await.map_err(|e| RedisError::from(std::io::Error::other(e.to_string())))?;
-    let mut count = 0;
+    let (mut count, mut news) = (0, 0);
     for (encoded, expires) in shards.iter().flatten() {
-        if let Some(revocation) = Revocation::decode(encoded) {
-            table.apply_until(&revocation, expires / 1000, now / 1000);
+        if let Some(revocation) = Revocation::decode(encoded)
+            && table.apply_until(&revocation, expires / 1000, now / 1000)
+        {
+            news += 1;
         }
         *newest = Some(newest.map_or(*expires, |n| n.max(*expires)));
         count += 1;
     }
-    Ok(count)
+    Ok((count, news))
 }

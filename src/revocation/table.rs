@@ -123,10 +123,11 @@ impl RevocationTable {
     }
 
     /// Records `revocation` to be kept until `expires` (Unix seconds): what a replay from the
-    /// Redis record knows.
-    pub fn apply_until(&self, revocation: &Revocation, expires: i64, now: i64) {
+    /// Redis record knows. Returns whether it refuses a token the table let pass before (a
+    /// session or a not-before time it did not hold yet).
+    pub fn apply_until(&self, revocation: &Revocation, expires: i64, now: i64) -> bool {
         if expires < now {
-            return;
+            return false;
         }
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if now >= e.next_sweep {
@@ -134,21 +135,22 @@ impl RevocationTable {
             e.users.retain(|_, (_, exp)| *exp >= now);
             e.next_sweep = now + 1;
         }
-        match revocation {
-            Revocation::Session(sid) => {
-                if let Some(key) = sid_key(sid) {
-                    let exp = e.sessions.entry(key).or_insert(expires);
-                    *exp = (*exp).max(expires);
-                }
-            }
+        let news = match revocation {
+            Revocation::Session(sid) => sid_key(sid).is_some_and(|key| {
+                let held = e.sessions.get(&key).copied();
+                e.sessions.insert(key, held.map_or(expires, |exp| exp.max(expires)));
+                held.is_none()
+            }),
             Revocation::UserBefore(uid, nbf) => {
-                let entry = e.users.entry(*uid).or_insert((*nbf, expires));
-                *entry = (entry.0.max(*nbf), entry.1.max(expires));
+                let held = e.users.get(uid).copied();
+                e.users.insert(*uid, held.map_or((*nbf, expires), |(n, exp)| (n.max(*nbf), exp.max(expires))));
+                held.is_none_or(|(n, _)| *nbf > n)
             }
-        }
+        };
         crate::metrics::sessions::revocation_table_size(e.sessions.len() + e.users.len());
         // After the write: a thread that reads the new number checks against the new entries.
         self.generation.fetch_add(1, Ordering::Release);
+        news
     }
 
     /// Whether an access token (already verified) of `sub`, session `sid`, issued at `iat` may
@@ -263,6 +265,18 @@ mod tests {
         std::thread::scope(|s| {
             s.spawn(|| assert_eq!(t.check(sid_key(&other), user, 999, || 1_000_000), Err(Refusal::Revoked)));
         });
+    }
+
+    #[test]
+    fn applying_tells_whether_the_table_refuses_more_than_before() {
+        let t = table();
+        let user = Uuid::now_v7();
+        assert!(t.apply_until(&Revocation::Session(SID.into()), 1305, 1000));
+        assert!(!t.apply_until(&Revocation::Session(SID.into()), 1310, 1000), "held already: only its expiry moves");
+        assert!(t.apply_until(&Revocation::UserBefore(user, 1000), 1305, 1000));
+        assert!(!t.apply_until(&Revocation::UserBefore(user, 999), 1305, 1000), "an earlier not-before refuses nothing more");
+        assert!(t.apply_until(&Revocation::UserBefore(user, 1001), 1305, 1000));
+        assert!(!t.apply_until(&Revocation::Session("e".repeat(32)), 999, 1000), "expired");
     }
 
     #[test]

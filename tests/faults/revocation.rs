@@ -1,8 +1,9 @@
 //! Revocation across replicas: two gatehouse processes over one Redis of the test's own. A
 //! session ended through one replica is refused (`401 SESSION_REVOKED`) by the other within
 //! milliseconds; when the revocation channel is killed or Redis freezes, no revoked token is
-//! accepted anywhere once it is back; a replica started after a revocation refuses the token
-//! from its first request; and a replica out of touch fails open, then closed, as documented.
+//! accepted anywhere once it is back; a revocation the channel did not carry is read from the
+//! record; a replica started after a revocation refuses the token from its first request; and a
+//! replica out of touch fails open, then closed, as documented.
 
 use std::time::{Duration, Instant};
 
@@ -191,6 +192,42 @@ async fn a_revocation_redis_refused_to_publish_is_tried_again_until_it_reaches_t
     assert!(log.contains("revocation not yet published to other replicas"), "{log}");
     assert!(log.contains("revocation published to other replicas after a retry"), "{log}");
     assert!(!log.contains("revocation not published to other replicas"), "nothing given up: {log}");
+}
+
+/// The session id an access token carries (its `sid` claim).
+fn sid_of(access: &str) -> String {
+    use base64::Engine;
+    let payload = access.split('.').nth(1).expect("a JWT");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["sid"].as_str().expect("a sid claim").to_string()
+}
+
+#[tokio::test]
+async fn a_revocation_the_channel_did_not_carry_is_read_from_the_record_by_a_heartbeat() {
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let b = Replica::over(&pg, &redis, &settings(&[("REVOCATION_HEARTBEAT_MS", "200")])).await;
+    let client = Client::new();
+    let name = unique_name("unpublished");
+    assert_eq!(client.register(&b, &name).await.status, 201);
+    let session = Session::from(&client.login(&b, &name).await);
+    assert_eq!(client.me(&b, &session.access).await.status, 200);
+
+    // Another replica's revocation whose message never came: in the record, as the publishing
+    // script writes it (scored by its expiry, in ms), and not on the channel.
+    let expires = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 300_000;
+    let mut conn = redis.connection().await;
+    let _: () = redis::cmd("ZADD")
+        .arg("gh:{revoked.3}")
+        .arg(expires)
+        .arg(format!("s:{}", sid_of(&session.access)))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    until_revoked(&client, &b, &session.access, Duration::from_secs(10)).await;
+    let log = b.log_text();
+    assert!(log.contains("1 revocations read from the record before the channel delivered them"), "{log}");
+    assert!(!log.contains("revocation channel lost"), "the subscription stayed: {log}");
 }
 
 #[tokio::test]

@@ -374,16 +374,19 @@ class Gatehouse:
     def pid(self):
         return self.proc.pid
 
+    def metrics(self):
+        """The Prometheus exposition of its management listener."""
+        with urllib.request.urlopen(f"http://{self.env['METRICS_ADDR']}/metrics", timeout=10) as r:
+            return r.read().decode()
+
     def wait_idle(self, timeout=60):
         """Waits until no password work is queued or running (`gatehouse_hasher_queue_depth` 0):
         when wrk stops, the logins in flight are abandoned, but their Argon2 runs still happen,
         and would be counted against whatever runs next."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            with urllib.request.urlopen(f"http://{self.env['METRICS_ADDR']}/metrics", timeout=5) as r:
-                metrics = r.read().decode()
             # Absent until the first password job.
-            depth = re.search(r"^gatehouse_hasher_queue_depth (\S+)$", metrics, re.M)
+            depth = re.search(r"^gatehouse_hasher_queue_depth (\S+)$", self.metrics(), re.M)
             if not depth or float(depth.group(1)) == 0:
                 return
             time.sleep(0.05)
@@ -437,8 +440,7 @@ def revocation_counts(g):
     """What replica `g`'s listener has done so far: revocations received on the channel and their
     summed lag, (re)subscriptions and the entries their replays read, and the revocations a
     heartbeat's read of the record applied before the channel delivered them."""
-    with urllib.request.urlopen(f"http://{g.env['METRICS_ADDR']}/metrics", timeout=10) as r:
-        metrics = r.read().decode()
+    metrics = g.metrics()
     return {name: float(m.group(1)) for series, name in REVOCATION_COUNTS.items()
             if (m := re.search(rf"^{series} (\S+)$", metrics, re.M))}
 
@@ -927,7 +929,8 @@ class Bench:
                         raise RuntimeError(f"replica B still accepts a revoked token after {GIVE_UP_S} s (sample {len(delays) + 1});\n"
                                            f"the end of replica A's log:\n{a.tail()}the end of replica B's log:\n{b.tail()}")
                 # How B learned of a slow one: from the channel (and how late the message reached
-                # B's listener), or from the record's replay.
+                # B's listener), from a resubscription's replay, or from a heartbeat's read of the
+                # record.
                 if delays[-1] > SLOW_MS:
                     after = revocation_counts(b)
                     learned = {k: after[k] - before.get(k, 0) for k in after}

@@ -20,8 +20,8 @@ use uuid::Uuid;
 
 // The shared fixtures, under the names the API tests have always used.
 pub use crate::common::{
-    PASSWORD, SetCookie, TEST_SECRET, assert_cookie_attributes, assert_documented, assert_error, body, database_server_url, refresh_cookie,
-    refresh_cookie_name, set_cookie,
+    PASSWORD, SetCookie, TEST_SECRET, assert_cookie_attributes, assert_documented, assert_error, body, body_of_token, database_server_url,
+    refresh_cookie, refresh_cookie_name, set_cookie, sid_of,
 };
 
 pub struct TestApp {
@@ -353,11 +353,4 @@ impl TestApp {
         }
         out
     }
-}
-
-/// The claims of a JWT, unverified: for a test that needs a token's times.
-pub fn body_of_token(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }

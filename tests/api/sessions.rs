@@ -2,19 +2,10 @@
 //! `DELETE /auth/sessions/{id}`, `POST /auth/logout-all`, and `401 SESSION_REVOKED` for the
 //! access tokens of every session that ends.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp, assert_error, body, refresh_cookie, spawn_app, spawn_app_with};
-
-/// The `sid` claim of an access token.
-fn sid_of(access_token: &str) -> String {
-    let payload = access_token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["sid"].as_str().expect("access tokens carry sid").to_string()
-}
+use crate::helpers::{PASSWORD, Session, TestApp, assert_error, body, refresh_cookie, sid_of, spawn_app, spawn_app_with};
 
 impl TestApp {
     async fn sessions(&self, access_token: &str) -> Response {

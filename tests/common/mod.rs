@@ -222,3 +222,15 @@ pub fn assert_envelope(body: &Value, status: u16, code: &str, what: &str) {
     assert!(body["content"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}{body}");
     assert!(body["content"]["error_type"].as_str().is_some(), "{what}{body}");
 }
+
+/// The claims of a JWT, unverified: for a test that needs a token's times or session.
+pub fn body_of_token(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// The `sid` claim of an access token: the session it belongs to.
+pub fn sid_of(access_token: &str) -> String {
+    body_of_token(access_token)["sid"].as_str().expect("access tokens carry sid").to_string()
+}

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::common::sid_of;
 use crate::gatehouse::{Client, NO_THROTTLE, Replica, Session, median, unique_name};
 use crate::services::{Postgres, Redis};
 
@@ -192,15 +193,6 @@ async fn a_revocation_redis_refused_to_publish_is_tried_again_until_it_reaches_t
     assert!(log.contains("revocation not yet published to other replicas"), "{log}");
     assert!(log.contains("revocation published to other replicas after a retry"), "{log}");
     assert!(!log.contains("revocation not published to other replicas"), "nothing given up: {log}");
-}
-
-/// The session id an access token carries (its `sid` claim).
-fn sid_of(access: &str) -> String {
-    use base64::Engine;
-    let payload = access.split('.').nth(1).expect("a JWT");
-    let claims: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["sid"].as_str().expect("a sid claim").to_string()
 }
 
 #[tokio::test]

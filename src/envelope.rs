@@ -4,7 +4,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use serde::Serialize;
 
-/// Documented in `/openapi.json` for each `content` type.
+/// The envelope of every JSON answer, documented for each `content` type.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Envelope<T: Serialize> {
     pub success: bool,

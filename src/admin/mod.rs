@@ -35,7 +35,7 @@ pub struct Admin {
 }
 
 /// A user as an operator sees it: the public fields and whether the account is disabled.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminUser {
     #[serde(flatten)]
     pub user: User,
@@ -49,7 +49,7 @@ impl From<UserRecord> for AdminUser {
 }
 
 /// A page of users and where the next one starts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     pub users: Vec<AdminUser>,
     /// Pass as `cursor` for the next page; `null` on the last one.
@@ -57,7 +57,7 @@ pub struct Page {
 }
 
 /// One user and their live sessions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserDetail {
     pub user: AdminUser,
     pub sessions: Vec<SessionInfo>,
@@ -66,6 +66,10 @@ pub struct UserDetail {
 impl Admin {
     /// Users whose username or email starts with `q` (case-insensitively), in creation order.
     pub async fn search(&self, q: &str, limit: u32, cursor: Option<Uuid>) -> Result<Page, ApiError> {
+        // No name or email holds a NUL (and PostgreSQL refuses one in text): nobody matches.
+        if q.contains('\0') {
+            return Ok(Page { users: Vec::new(), next_cursor: None });
+        }
         let limit = limit.clamp(1, MAX_LIMIT);
         let users: Vec<AdminUser> =
             self.users.search(Search { prefix: q.to_string(), after: cursor, limit }).await?.into_iter().map(AdminUser::from).collect();
@@ -164,9 +168,10 @@ impl Admin {
 }
 
 /// A page of audit events and where the next (older) one starts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventPage {
     pub events: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last one.
     pub next_cursor: Option<i64>,
 }
 

@@ -102,14 +102,22 @@ pub struct Event {
 }
 
 /// One event as the admin API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct AuditEvent {
+    /// Increasing with time: the cursor of the next page is the last event's.
     pub id: i64,
     pub at: DateTime<Utc>,
+    /// What happened: `login_succeeded`, `login_failed`, `refresh_reuse`, `account_disabled`, ...
+    /// (the administration guide lists every kind).
+    #[schema(example = "login_succeeded")]
     pub kind: String,
+    /// The user the event is about, when there is one.
     pub user_id: Option<Uuid>,
+    /// Who acted: `user`, `admin` or `service`.
     pub actor: String,
+    /// The client's IP, where the flow knows it.
     pub ip: Option<String>,
+    /// The `x-request-id` of the request that made it.
     pub request_id: Option<String>,
 }
 

@@ -1,6 +1,7 @@
 //! What a route is: its method, path and success response (`#[utoipa::path]` on the handler),
-//! the failures it may answer with and the outcome counter it feeds, declared once beside the
-//! handler and read by the route table, the OpenAPI document and the request metrics.
+//! the listener that serves it, the failures it may answer with and the outcome counter it
+//! feeds, declared once beside the handler and read by the route tables, the OpenAPI documents
+//! and the request metrics.
 
 use std::time::Duration;
 
@@ -23,7 +24,27 @@ pub trait Declared: utoipa::Path + utoipa::__dev::Tags<'static> + utoipa::__dev:
     const ERRORS: &'static [&'static [ApiError]];
     /// The outcome counter the request middleware records this route's answers in.
     const COUNTER: Option<Counter> = None;
+    /// The listener that serves it: the public port unless it says otherwise.
+    const LISTENER: &'static Listener = &PUBLIC;
 }
+
+/// A listener, as its routes' answers and its document see it: what any request there may be
+/// answered with besides its route's own failures, and the answers no operation makes.
+pub struct Listener {
+    /// The setting that names its address.
+    pub setting: &'static str,
+    pub every_route: &'static [ApiError],
+    pub unrouted: &'static [ApiError],
+}
+
+/// The public port (`PORT`): the connection limit and the refusal of encoded bodies apply to
+/// every request, and CORS preflights are answered.
+pub const PUBLIC: Listener = Listener { setting: "PORT", every_route: EVERY_ROUTE, unrouted: UNROUTED };
+
+/// The management listener (`METRICS_ADDR`): no middleware, no CORS; an unknown path is 404 and
+/// a method a path does not serve 405, as on the public port.
+pub const MANAGEMENT: Listener =
+    Listener { setting: "METRICS_ADDR", every_route: &[], unrouted: &[ApiError::NotFound, ApiError::MethodNotAllowed] };
 
 /// Every request, on every route, may be one connection too many for its client, and is refused
 /// when it carries a Content-Encoding.
@@ -77,6 +98,7 @@ pub struct Facts {
     pub schemas: Vec<(String, RefOr<Schema>)>,
     pub errors: Vec<&'static ApiError>,
     pub counter: Option<Counter>,
+    pub listener: &'static Listener,
 }
 
 impl Facts {
@@ -94,8 +116,17 @@ impl Facts {
         }
         let mut schemas = Vec::new();
         R::schemas(&mut schemas);
-        let errors = R::ERRORS.iter().flat_map(|group| group.iter()).chain(EVERY_ROUTE).collect();
-        Facts { method: method_of(&http_method), http_method, path: R::path(), operation, schemas, errors, counter: R::COUNTER }
+        let errors = R::ERRORS.iter().flat_map(|group| group.iter()).chain(R::LISTENER.every_route).collect();
+        Facts {
+            method: method_of(&http_method),
+            http_method,
+            path: R::path(),
+            operation,
+            schemas,
+            errors,
+            counter: R::COUNTER,
+            listener: R::LISTENER,
+        }
     }
 }
 
@@ -120,10 +151,21 @@ mod tests {
 
     use super::*;
 
+    /// Each listener's document and the facts of its routes.
+    fn documents() -> [(serde_json::Value, Vec<Facts>, &'static Listener); 2] {
+        use crate::routes::{admin, openapi, table};
+        [(openapi::document(), table(), &PUBLIC), (openapi::admin_document(), admin::table(), &MANAGEMENT)]
+    }
+
     #[test]
     fn every_declared_failure_is_listed_in_the_document_under_its_status() {
-        let doc = crate::routes::openapi::document();
-        for facts in crate::routes::table() {
+        for (doc, table, listener) in documents() {
+            every_failure_is_listed(&doc, &table, listener);
+        }
+    }
+
+    fn every_failure_is_listed(doc: &serde_json::Value, table: &[Facts], listener: &Listener) {
+        for facts in table {
             let responses = &doc["paths"][&facts.path][facts.method.as_str().to_lowercase()]["responses"];
             for error in &facts.errors {
                 let status = error.status_code().as_u16().to_string();
@@ -133,7 +175,7 @@ mod tests {
                 assert!(listed, "{} {} declares {} {} but the document does not list it", facts.method, facts.path, status, error.code());
             }
         }
-        for error in UNROUTED {
+        for error in listener.unrouted.iter().chain(listener.every_route) {
             assert_eq!(
                 doc["components"]["responses"][error.code()]["content"]["application/json"]["schema"]["properties"]["status"]["const"],
                 error.status_code().as_u16()
@@ -143,11 +185,23 @@ mod tests {
 
     #[test]
     fn no_two_routes_share_a_method_and_path_or_an_operation_id() {
-        let table = crate::routes::table();
-        let routes: HashSet<_> = table.iter().map(|f| (f.method.clone(), f.path.clone())).collect();
-        let ids: HashSet<_> = table.iter().map(|f| f.operation.operation_id.clone()).collect();
-        assert_eq!(routes.len(), table.len());
-        assert_eq!(ids.len(), table.len());
+        for (_, table, _) in documents() {
+            let routes: HashSet<_> = table.iter().map(|f| (f.method.clone(), f.path.clone())).collect();
+            let ids: HashSet<_> = table.iter().map(|f| f.operation.operation_id.clone()).collect();
+            assert_eq!(routes.len(), table.len());
+            assert_eq!(ids.len(), table.len());
+        }
+    }
+
+    #[test]
+    fn each_listener_serves_the_routes_that_declare_it() {
+        for (_, table, listener) in documents() {
+            for facts in table {
+                assert_eq!(facts.listener.setting, listener.setting, "{} {} is in another listener's table", facts.method, facts.path);
+                // The admin API's paths are the management listener's, and only its.
+                assert_eq!(facts.path.starts_with("/admin/"), listener.setting == MANAGEMENT.setting, "{} {}", facts.method, facts.path);
+            }
+        }
     }
 
     #[test]

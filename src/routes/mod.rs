@@ -47,11 +47,16 @@ fn routes() -> Vec<(Facts, Route)> {
     ]
 }
 
+/// The public routes, one resource per path (see `serve`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    serve(cfg, routes());
+}
+
 /// One resource per path, with a route per method declared on it (`/auth/me` has two). Its
 /// outcome counter travels as the resource's data, for the request middleware to read
 /// (`metrics::auth::record`); every other method answers 405 in the envelope with the `Allow`
 /// header RFC 9110 §15.5.6 requires.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+fn serve(cfg: &mut web::ServiceConfig, routes: Vec<(Facts, Route)>) {
     /// The routes of one path.
     struct OnePath {
         path: String,
@@ -60,7 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         routes: Vec<Route>,
     }
     let mut paths: Vec<OnePath> = Vec::new();
-    for (facts, route) in routes() {
+    for (facts, route) in routes {
         let index = match paths.iter().position(|p| p.path == facts.path) {
             Some(index) => index,
             None => {

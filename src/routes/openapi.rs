@@ -1,4 +1,6 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document, assembled from the route table.
+//! `GET /openapi.json`: the OpenAPI 3.1 document of the public port, assembled from its route
+//! table; and the admin API's, from the admin routes' (`GET /admin/openapi.json`, on the
+//! management listener).
 //!
 //! Each operation comes from its route's declaration beside the handler (`#[utoipa::path]` for
 //! the method, path and success body; `facts::Declared::ERRORS` for its failures), so the
@@ -42,6 +44,17 @@ pub const EMAIL_PATTERN: &str =
 )]
 struct ApiDoc;
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "gatehouse admin API",
+        description = "The administration of a gatehouse deployment, served on its management listener (`METRICS_ADDR`) only, and only when `ADMIN_TOKEN` is set: find users, see one with their sessions, disable, enable or delete an account, end its sessions, read the audit trail, rotate or retire a signing key. Every request carries `Authorization: Bearer <ADMIN_TOKEN>`. Every answer wears the envelope `{success, status, content}`; failures carry `content: {error_code, message, error_type}`, and each operation lists the `error_code`s it may answer with. An unknown path (`NOT_FOUND`) and a method the path does not serve (`METHOD_NOT_ALLOWED`, with `Allow`) are listed once, under `components.responses`."
+    ),
+    modifiers(&AdminAuth),
+    tags((name = "admin", description = "users, their sessions and the audit trail; the signing keys"))
+)]
+struct AdminDoc;
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -51,6 +64,17 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// The admin token: a bearer token that is no JWT.
+struct AdminAuth;
+
+impl Modify for AdminAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("`ADMIN_TOKEN`")).build();
+        components.add_security_scheme("admin", SecurityScheme::Http(scheme));
     }
 }
 
@@ -106,20 +130,32 @@ fn error_response(status: u16, errors: &[&ApiError]) -> Value {
     response
 }
 
-/// The document as served: the operations of the route table, each with the failures it
-/// declares, and once, the answers no operation makes (`facts::UNROUTED`) and those of any path
-/// (`facts::EVERY_ROUTE`).
+/// The public port's document as served: the operations of the route table, each with the
+/// failures it declares, and once, the answers no operation makes and those of any path
+/// (`facts::PUBLIC`).
 pub fn document() -> Value {
-    let table = super::table();
-    let mut api = ApiDoc::openapi();
+    let mut doc = assemble(ApiDoc::openapi(), &super::table(), &facts::PUBLIC);
+    constrain(&mut doc);
+    doc
+}
+
+/// The admin API's document, as `GET /admin/openapi.json` serves it: the admin routes' operations
+/// (`facts::MANAGEMENT`).
+pub fn admin_document() -> Value {
+    assemble(AdminDoc::openapi(), &super::admin::table(), &facts::MANAGEMENT)
+}
+
+/// `api` with the operations of `table`, each with the failures it declares, and once, the
+/// answers `listener` makes to any request or to none.
+fn assemble(mut api: utoipa::openapi::OpenApi, table: &[facts::Facts], listener: &facts::Listener) -> Value {
     let components = api.components.get_or_insert_with(Default::default);
-    for facts in &table {
+    for facts in table {
         components.schemas.extend(facts.schemas.iter().cloned());
         api.paths.add_path_operation(&facts.path, vec![facts.http_method.clone()], facts.operation.clone());
     }
     // unwrap: the generated document is plain data and always serialises.
     let mut doc = serde_json::to_value(api).unwrap();
-    for facts in &table {
+    for facts in table {
         let method = facts.method.as_str().to_lowercase();
         let mut by_status: BTreeMap<u16, Vec<&ApiError>> = BTreeMap::new();
         for &e in &facts.errors {
@@ -130,10 +166,9 @@ pub fn document() -> Value {
         }
     }
     // Any path, routed or not, may be answered with these: they are listed once too.
-    for e in facts::UNROUTED.iter().chain(facts::EVERY_ROUTE) {
+    for e in listener.unrouted.iter().chain(listener.every_route) {
         doc["components"]["responses"][e.code()] = error_response(e.status_code().as_u16(), &[e]);
     }
-    constrain(&mut doc);
     doc
 }
 

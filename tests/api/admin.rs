@@ -1,13 +1,15 @@
 //! The admin API on the management listener: the admin token (missing, wrong, right), the public
 //! port's 404, users search and pagination, disable and enable (`ACCOUNT_DISABLED` with the right
-//! password only), ending a user's sessions, deleting a user. The admin routes are not part of
-//! the public document, so their answers are checked here directly.
+//! password only), ending a user's sessions, deleting a user; and its own document,
+//! `/admin/openapi.json`, which every failure read here is checked against (`helpers::body`).
+
+use std::collections::BTreeSet;
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::common::assert_envelope;
-use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, assert_error, body, spawn_app_with};
 
 const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
 
@@ -31,14 +33,12 @@ impl TestApp {
     async fn admin(&self, method: Method, path: &str) -> (u16, Value) {
         let resp = self.admin_with(method, path, Some(ADMIN_TOKEN)).await;
         let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap())
+        (status, body(resp).await)
     }
 }
 
 async fn refused(resp: Response, status: u16, code: &str) {
-    assert_eq!(resp.status().as_u16(), status);
-    let body: Value = resp.json().await.unwrap();
-    assert_envelope(&body, status, code, "");
+    assert_error(resp, status, code).await;
 }
 
 #[actix_web::test]
@@ -101,6 +101,11 @@ async fn users_are_found_by_name_or_email_prefix_a_page_at_a_time() {
     assert_eq!(body["content"]["users"], json!([]), "a LIKE wildcard is a plain character");
     let (status, body) = app.admin(Method::GET, "/admin/users?cursor=not-a-uuid").await;
     assert_eq!(status, 400, "{body}");
+    // No name holds a NUL (and PostgreSQL would refuse one in a query): nobody matches.
+    for q in ["%00", "user-%00"] {
+        let (status, body) = app.admin(Method::GET, &format!("/admin/users?q={q}")).await;
+        assert_eq!((status, &body["content"]["users"]), (200, &json!([])), "{q}: {body}");
+    }
 }
 
 #[actix_web::test]
@@ -256,4 +261,54 @@ async fn a_password_change_reaches_the_audit_trail() {
     let events = app.events_when(&format!("/admin/users/{}/events", user.user_id), 1).await;
     assert_eq!(events[0]["kind"], "password_changed");
     assert_eq!(events[0]["actor"], "user");
+}
+
+/// `/admin/openapi.json`: the admin token is needed for it as for every admin route, it names
+/// exactly the admin routes, and the public port serves neither it nor any of them.
+#[actix_web::test]
+async fn the_admin_document_describes_the_admin_routes_to_the_admin_token_only() {
+    let app = admin_app().await;
+    refused(app.admin_with(Method::GET, "/admin/openapi.json", None).await, 401, "ADMIN_TOKEN_INVALID").await;
+    refused(app.client.get(app.url("/admin/openapi.json")).bearer_auth(ADMIN_TOKEN).send().await.unwrap(), 404, "NOT_FOUND").await;
+    let resp = app.admin_with(Method::GET, "/admin/openapi.json", Some(ADMIN_TOKEN)).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let doc = body(resp).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert_eq!(doc["components"]["securitySchemes"]["admin"]["scheme"], "bearer");
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let routed: BTreeSet<String> = gatehouse::routes::admin::table().into_iter().map(|f| f.path).collect();
+    assert_eq!(documented, routed);
+    let public = body(app.get("/openapi.json").await).await;
+    assert!(public["paths"].as_object().unwrap().keys().all(|p| !p.starts_with("/admin")), "the public document has no admin route");
+}
+
+/// Each operation of the admin document, without the token, with a wrong one, and with the
+/// right one on an unknown user or key: it is routed (a 401 without the token, where an unrouted
+/// path answers 404), and every answer is a status it documents, its failures listed for it.
+#[actix_web::test]
+async fn every_admin_operation_is_routed_and_answers_what_it_documents() {
+    let app = admin_app().await;
+    let doc = body(app.admin_with(Method::GET, "/admin/openapi.json", Some(ADMIN_TOKEN)).await).await;
+    let unknown_user = uuid::Uuid::now_v7().to_string();
+    let mut successes = 0;
+    for (template, ops) in doc["paths"].as_object().unwrap() {
+        let path = template.replace("{id}", &unknown_user).replace("{kid}", "no-such-kid");
+        for (method, op) in ops.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            refused(app.admin_with(method.clone(), &path, None).await, 401, "ADMIN_TOKEN_INVALID").await;
+            refused(app.admin_with(method.clone(), &path, Some("a wrong admin token")).await, 401, "ADMIN_TOKEN_INVALID").await;
+            let resp = app.admin_with(method.clone(), &path, Some(ADMIN_TOKEN)).await;
+            let status = resp.status().as_u16();
+            assert!(op["responses"].get(status.to_string()).is_some(), "{method} {template} answered {status}, which it does not document");
+            successes += usize::from(status == 200);
+            body(resp).await;
+            let query = app.admin_with(method.clone(), &format!("{path}?no_such_parameter=1"), Some(ADMIN_TOKEN)).await;
+            let status = query.status().as_u16();
+            assert!(status < 500 && op["responses"].get(status.to_string()).is_some(), "{method} {template}?no_such_parameter: {status}");
+            body(query).await;
+        }
+    }
+    // The searches, the trails, the rotation and the document itself found something to answer.
+    assert!(successes >= 5, "only {successes} operations answered 200");
 }

@@ -1,11 +1,12 @@
-//! The Thunder Client collection in `extras/thunder-client`: it covers every documented
-//! operation, and its importable export matches the workspace copy the CLI runs.
+//! The Thunder Client collection in `extras/thunder-client`: it covers every operation of both
+//! documents (the public port's and the admin API's), and its importable export matches the
+//! workspace copy the CLI runs.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::{body, spawn_app};
+use crate::helpers::{body, path_matches, spawn_app};
 
 fn load(path: &str) -> Value {
     let full = format!("{}/extras/thunder-client/{path}", env!("CARGO_MANIFEST_DIR"));
@@ -25,6 +26,20 @@ async fn the_collection_covers_every_documented_operation_with_assertions() {
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
             assert!(covered.contains(&(method.clone(), path.clone())), "the collection has no request for {method} {path}");
+        }
+    }
+    // The admin API's document, against the requests to `adminUrl` (their ids are variables).
+    let admin: Vec<(String, &str)> = requests
+        .iter()
+        .filter_map(|r| {
+            let url = r["url"].as_str().unwrap().strip_prefix("{{adminUrl}}")?;
+            Some((r["method"].as_str().unwrap().to_lowercase(), url.split('?').next().unwrap()))
+        })
+        .collect();
+    for (template, ops) in gatehouse::routes::openapi::admin_document()["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let instance = |(m, url): &(String, &str)| m == method && path_matches(template, url);
+            assert!(admin.iter().any(instance), "the collection has no request for {method} {template}");
         }
     }
     for r in requests {

@@ -168,16 +168,20 @@ pub async fn body(resp: Response) -> Value {
     body
 }
 
-/// `/openapi.json` as the server serves it, built once for the whole run.
+/// `/openapi.json` and `/admin/openapi.json` as the servers serve them, built once for the run.
 static DOCUMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(gatehouse::routes::openapi::document);
+static ADMIN_DOCUMENT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(gatehouse::routes::openapi::admin_document);
 
-/// Panics when `body` is a failure whose `error_code` the document does not list for `path` and
-/// `status`: under an operation of that path, or among the answers no operation makes
-/// (`components.responses`: unknown path, wrong method, refused preflight). A response says
-/// nothing of the request's method, so any operation of the path will do; every documented path
-/// serves one method, and a wrong method is `METHOD_NOT_ALLOWED`, documented once.
+/// Panics when `body` is a failure whose `error_code` the document of `path` (the admin API's
+/// for `/admin/…`, the public one otherwise) does not list for `path` and `status`: under an
+/// operation of that path, or among the answers no operation makes (`components.responses`:
+/// unknown path, wrong method, refused preflight). A response says nothing of the request's
+/// method, so any operation of the path will do; a wrong method is `METHOD_NOT_ALLOWED`,
+/// documented once.
 pub fn assert_documented(path: &str, status: u16, body: &Value) {
     let Some(code) = body["content"]["error_code"].as_str().filter(|_| body["success"] == false) else { return };
+    let (document, name) =
+        if path.starts_with("/admin/") { (&*ADMIN_DOCUMENT, "/admin/openapi.json") } else { (&*DOCUMENT, "/openapi.json") };
     let lists = |response: &Value| {
         let schema = &response["content"]["application/json"]["schema"];
         match schema["properties"]["content"]["properties"]["error_code"]["enum"].as_array() {
@@ -186,20 +190,20 @@ pub fn assert_documented(path: &str, status: u16, body: &Value) {
             None => response["description"].as_str().is_some_and(|d| d.contains(code)),
         }
     };
-    let operations = DOCUMENT["paths"]
+    let operations = document["paths"]
         .as_object()
         .into_iter()
         .flat_map(|paths| paths.iter())
         .filter(|(template, _)| path_matches(template, path))
         .flat_map(|(_, ops)| ops.as_object().into_iter().flat_map(|ops| ops.values()));
     let by_operation = operations.filter_map(|op| op["responses"].get(status.to_string())).any(lists);
-    let unrouted = DOCUMENT["components"]["responses"].as_object().into_iter().flat_map(|r| r.values());
+    let unrouted = document["components"]["responses"].as_object().into_iter().flat_map(|r| r.values());
     let once = unrouted.filter(|r| r["content"]["application/json"]["schema"]["properties"]["status"]["const"] == status).any(lists);
-    assert!(by_operation || once, "{path} answered {status} {code}, which /openapi.json does not list there: {body}");
+    assert!(by_operation || once, "{path} answered {status} {code}, which {name} does not list there: {body}");
 }
 
 /// Whether `path` is an instance of the document's path `template` (`/auth/sessions/{id}`).
-fn path_matches(template: &str, path: &str) -> bool {
+pub fn path_matches(template: &str, path: &str) -> bool {
     let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
     t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty()))
 }

@@ -122,11 +122,11 @@ impl Application {
             // The listener has a thread of its own, and Redis connections opened there: nothing
             // else this process does in the background (key reloads, mail, probes) can hold a
             // revocation back.
-            let (target, pool, table) = (target.clone(), redis.pool().clone(), revocation_table.clone());
+            let (target, pool, table, keys) = (target.clone(), redis.pool().clone(), revocation_table.clone(), keys.clone());
             let (prefix, heartbeat, timeout) =
                 (config.stores.redis_key_prefix.clone(), config.sessions.revocation_heartbeat, config.stores.dependency_timeout);
             RevocationListener::start_in_arbiter(&actix::Arbiter::new().handle(), move |_| {
-                RevocationListener::new(ListenerSettings { target, pool: pool.for_worker(1), prefix, heartbeat, timeout }, table)
+                RevocationListener::new(ListenerSettings { target, pool: pool.for_worker(1), prefix, heartbeat, timeout, keys }, table)
             });
             let deadline = std::time::Instant::now() + config.stores.dependency_timeout * 4;
             while !revocation_table.is_in_touch() && std::time::Instant::now() < deadline {

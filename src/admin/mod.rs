@@ -146,11 +146,13 @@ impl Admin {
         Ok(kid)
     }
 
-    /// Retires a (compromised) key now: the tokens it signed are refused here at once and on
-    /// every replica from its next reload (`SIGNING_KEY_REFRESH`); if it was current, the next
-    /// key signs.
+    /// Retires a (compromised) key now: the tokens it signed are refused here at once, and on
+    /// every other replica as soon as the revocation channel tells it (its next key reload,
+    /// `SIGNING_KEY_REFRESH`, at the latest); if it was current, the next key signs.
     pub async fn retire_key(&self, rid: &RequestId, kid: &str) -> Result<(), ApiError> {
         self.keys.retire_now(kid).await.map_err(key_error)?;
+        // The other replicas reload their keys when they hear of it, within milliseconds.
+        self.revocations.key_retired(rid, kid).await;
         crate::metrics::sessions::admin_action("retire_key");
         self.audit.record(rid, Kind::KeyRetired, None, None);
         log::warn!(target: "gatehouse::admin", "signing key retired by an operator kid={kid} rid={rid}");

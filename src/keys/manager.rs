@@ -74,7 +74,8 @@ impl Keys {
     }
 
     /// Retires a (compromised) key at once: tokens it signed are refused here now, and on every
-    /// replica at its next reload.
+    /// replica at its next reload (which the admin flow brings forward: see
+    /// `Revocations::key_retired`).
     pub async fn retire_now(&self, kid: &str) -> Result<(), KeyError> {
         self.maintain(Action::RetireNow(kid.to_string())).await?;
         metrics::rotation("retired");

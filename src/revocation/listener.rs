@@ -24,6 +24,7 @@ use redis::{RedisError, RedisResult};
 use super::{RECORD_SHARDS, Revocation, RevocationTable, channel, record_key};
 use crate::actors::redis_pool::{Conn, RedisPool, node_client};
 use crate::config::RedisTarget;
+use crate::keys::Keys;
 
 /// Entries re-read by each heartbeat before the newest one seen: room for replicas' clocks and
 /// for entries recorded out of order by concurrent scripts.
@@ -48,6 +49,8 @@ pub struct ListenerSettings {
     pub heartbeat: Duration,
     /// Bound on connecting and on each command.
     pub timeout: Duration,
+    /// This replica's signing keys, reloaded when another replica retires a key at once.
+    pub keys: Keys,
 }
 
 pub struct RevocationListener {
@@ -162,7 +165,7 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
             message = stream.next() => {
                 let Some(message) = message else { return Ok(()) };
                 let payload: String = message.get_payload().unwrap_or_default();
-                receive(&payload, table);
+                receive(&payload, settings, table);
             }
             ended = &mut heartbeats => return ended,
         }
@@ -170,14 +173,35 @@ async fn subscribed(settings: &ListenerSettings, table: &RevocationTable, attemp
 }
 
 /// A message from the channel: `<Unix ms published>|<revocation>`.
-fn receive(payload: &str, table: &RevocationTable) {
+fn receive(payload: &str, settings: &ListenerSettings, table: &RevocationTable) {
     let Some((published, encoded)) = payload.split_once('|') else { return };
     let Some(revocation) = Revocation::decode(encoded) else { return };
     let now = now_ms();
     table.apply(&revocation, now / 1000);
+    key_retired(settings, &revocation);
     if let Ok(published) = published.parse::<i64>() {
         crate::metrics::sessions::revocation_received((now - published).max(0) as f64 / 1000.0);
     }
+}
+
+/// Security: a key another replica retired at once is refused here as soon as this replica
+/// hears of it, not at its next scheduled reload (`SIGNING_KEY_REFRESH`): its keys are reloaded
+/// from the database, which the retiring replica changed before it published. The reload runs
+/// beside the listener, so no revocation waits on the database; a set that already refuses the
+/// key (reloaded, or the entry read again from the record) is left as it is. A reload that fails
+/// leaves the key to the key worker's next one, as before.
+fn key_retired(settings: &ListenerSettings, revocation: &Revocation) {
+    let Revocation::KeyRetired(kid) = revocation else { return };
+    if !settings.keys.ring().get().accepts(kid, chrono::Utc::now().timestamp()) {
+        return;
+    }
+    let (keys, kid) = (settings.keys.clone(), kid.clone());
+    actix_web::rt::spawn(async move {
+        match keys.reload().await {
+            Ok(()) => log::warn!("signing key {kid} retired on another replica: keys reloaded, the tokens it signed are refused here too"),
+            Err(e) => log::warn!("signing key {kid} retired on another replica, but the keys could not be reloaded: {e}"),
+        }
+    });
 }
 
 /// `replay`, read again while it fails (each read is bounded by the pool's dependency timeout),
@@ -213,11 +237,11 @@ async fn replay(settings: &ListenerSettings, newest: &mut Option<i64>, table: &R
     let shards = futures_util::future::try_join_all(reads).await.map_err(|e| RedisError::from(std::io::Error::other(e.to_string())))?;
     let (mut count, mut news) = (0, 0);
     for (encoded, expires) in shards.iter().flatten() {
-        if let Some(revocation) = Revocation::decode(encoded)
-            && table.apply_until(&revocation, expires / 1000, now / 1000)
-        {
+        let Some(revocation) = Revocation::decode(encoded) else { continue };
+        if table.apply_until(&revocation, expires / 1000, now / 1000) {
             news += 1;
         }
+        key_retired(settings, &revocation);
         *newest = Some(newest.map_or(*expires, |n| n.max(*expires)));
         count += 1;
     }

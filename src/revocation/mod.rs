@@ -55,6 +55,8 @@ pub enum Reason {
     Deleted,
     /// An operator ended the user's sessions.
     Admin,
+    /// An operator retired a signing key at once.
+    KeyRetired,
 }
 
 impl Reason {
@@ -68,6 +70,7 @@ impl Reason {
             Reason::Disabled => "disabled",
             Reason::Deleted => "deleted",
             Reason::Admin => "admin",
+            Reason::KeyRetired => "key_retired",
         }
     }
 }
@@ -167,6 +170,14 @@ impl Revocations {
     /// (a timeout after Redis did the work), whose publication never happened.
     pub async fn ended_earlier(&self, rid: &RequestId, sid: String, reason: Reason) {
         self.publish(rid, None, &[Revocation::Session(sid)], reason).await;
+    }
+
+    /// An operator retired the signing key `kid` at once (this replica has reloaded its keys):
+    /// every other replica reloads its keys when it hears of it, rather than at its next
+    /// scheduled reload, so the tokens the key signed are refused everywhere within the
+    /// propagation of a revocation.
+    pub async fn key_retired(&self, rid: &RequestId, kid: &str) {
+        self.publish(rid, None, &[Revocation::KeyRetired(kid.to_string())], Reason::KeyRetired).await;
     }
 
     async fn publish(&self, rid: &RequestId, user_id: Option<Uuid>, revocations: &[Revocation], reason: Reason) {

@@ -25,20 +25,28 @@ use crate::per_thread::PerThread;
 /// Tokens a thread remembers as passed, at most (then it forgets them all and starts over).
 const PASSED_CAPACITY: usize = 8192;
 
-/// One revocation, as it travels between replicas (`s:<sid>` or `u:<uid>:<not before>`).
+/// One revocation, as it travels between replicas (`s:<sid>`, `u:<uid>:<not before>` or
+/// `k:<kid>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Revocation {
     /// The session ended: every access token carrying this `sid` is refused.
     Session(String),
     /// Every access token of this user issued before this Unix second is refused.
     UserBefore(Uuid, i64),
+    /// An operator retired the signing key `kid` at once: every access token it signed is
+    /// refused. The table holds no entry for it; the listener has its replica reload the keys.
+    KeyRetired(String),
 }
+
+/// The longest kid a `k:` revocation carries: gatehouse's are 22 characters.
+const MAX_KID: usize = 64;
 
 impl Revocation {
     pub fn encode(&self) -> String {
         match self {
             Revocation::Session(sid) => format!("s:{sid}"),
             Revocation::UserBefore(uid, nbf) => format!("u:{uid}:{nbf}"),
+            Revocation::KeyRetired(kid) => format!("k:{kid}"),
         }
     }
 
@@ -47,6 +55,10 @@ impl Revocation {
     pub fn decode(s: &str) -> Option<Revocation> {
         if let Some(sid) = s.strip_prefix("s:") {
             return sid_key(sid).map(|_| Revocation::Session(sid.to_string()));
+        }
+        if let Some(kid) = s.strip_prefix("k:") {
+            let plausible = (1..=MAX_KID).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            return plausible.then(|| Revocation::KeyRetired(kid.to_string()));
         }
         let (uid, nbf) = s.strip_prefix("u:")?.split_once(':')?;
         Some(Revocation::UserBefore(uid.parse().ok()?, nbf.parse().ok()?))
@@ -126,7 +138,8 @@ impl RevocationTable {
     /// Redis record knows. Returns whether it refuses a token the table let pass before (a
     /// session or a not-before time it did not hold yet).
     pub fn apply_until(&self, revocation: &Revocation, expires: i64, now: i64) -> bool {
-        if expires < now {
+        // A retired key is the key set's to refuse (see `RevocationListener`), not the table's.
+        if expires < now || matches!(revocation, Revocation::KeyRetired(_)) {
             return false;
         }
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
@@ -146,6 +159,7 @@ impl RevocationTable {
                 e.users.insert(*uid, held.map_or((*nbf, expires), |(n, exp)| (n.max(*nbf), exp.max(expires))));
                 held.is_none_or(|(n, _)| *nbf > n)
             }
+            Revocation::KeyRetired(_) => false,
         };
         crate::metrics::sessions::revocation_table_size(e.sessions.len() + e.users.len());
         // After the write: a thread that reads the new number checks against the new entries.
@@ -302,11 +316,21 @@ mod tests {
     #[test]
     fn only_exact_encodings_decode() {
         let user = Uuid::now_v7();
-        for r in [Revocation::Session(SID.into()), Revocation::UserBefore(user, 42)] {
+        for r in
+            [Revocation::Session(SID.into()), Revocation::UserBefore(user, 42), Revocation::KeyRetired("jQ_lC_jiOAeKss4tN9urow".into())]
+        {
             assert_eq!(Revocation::decode(&r.encode()), Some(r));
         }
-        for junk in ["", "s:", "s:xyz", "u:nope:1", &format!("u:{user}"), &format!("x:{SID}")] {
+        let long = format!("k:{}", "a".repeat(65));
+        for junk in ["", "s:", "s:xyz", "u:nope:1", &format!("u:{user}"), &format!("x:{SID}"), "k:", "k:a b", "k:a|b", &long] {
             assert_eq!(Revocation::decode(junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn a_retired_key_leaves_the_table_as_it_was() {
+        let t = table();
+        assert!(!t.apply_until(&Revocation::KeyRetired("kid".into()), 1305, 1000), "nothing it refuses is the table's");
+        assert_eq!(t.check(sid_key(SID), Uuid::now_v7(), 999, || 0), Ok(()));
     }
 }

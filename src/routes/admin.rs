@@ -220,7 +220,7 @@ async fn rotate_key(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>) -> 
 
 #[utoipa::path(post, path = "/admin/keys/{kid}/retire", impl_for = RetireKey, tag = "admin", security(("admin" = [])),
     params(("kid" = String, Path, description = "the key's id, as the JWKS and the tokens' `kid` name it")),
-    responses((status = 200, description = "the key left the JWKS and the tokens it signed are refused (`INVALID_ACCESS_TOKEN`), here at once and on the other replicas from their next key reload; if it signed, the next key does", body = Envelope<Retired>)))]
+    responses((status = 200, description = "the key left the JWKS and the tokens it signed are refused (`INVALID_ACCESS_TOKEN`), here at once and on the other replicas as soon as the revocation channel tells them (their next key reload at the latest); if it signed, the next key does", body = Envelope<Retired>)))]
 async fn retire_key(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>, kid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     admin.retire_key(&rid, &kid).await?;
     Ok(success(StatusCode::OK, Retired { retired: kid.into_inner() }))

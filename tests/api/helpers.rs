@@ -21,7 +21,7 @@ use uuid::Uuid;
 // The shared fixtures, under the names the API tests have always used.
 pub use crate::common::{
     PASSWORD, SetCookie, TEST_SECRET, assert_cookie_attributes, assert_documented, assert_error, body, body_of_token, database_server_url,
-    path_matches, refresh_cookie, refresh_cookie_name, set_cookie, sid_of,
+    header_of_token, path_matches, refresh_cookie, refresh_cookie_name, set_cookie, sid_of,
 };
 
 pub struct TestApp {

@@ -7,12 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, assert_documented, assert_error, replica_of, spawn_app, spawn_app_with};
-
-/// The decoded header of a JWT.
-fn header_of(token: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap()
-}
+use crate::helpers::{TestApp, assert_documented, assert_error, header_of_token, replica_of, spawn_app, spawn_app_with};
 
 fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
@@ -22,7 +17,7 @@ fn kids(jwks: &Value) -> Vec<String> {
 /// support), picking the key by `kid`.
 fn verify_with_jwks(jwks: &Value, token: &str) -> Result<Value, String> {
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).unwrap();
-    let kid = header_of(token)["kid"].as_str().ok_or("no kid")?.to_string();
+    let kid = header_of_token(token)["kid"].as_str().ok_or("no kid")?.to_string();
     let jwk = set.find(&kid).ok_or("unknown kid")?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
     let alg: jsonwebtoken::Algorithm = jwk.common.key_algorithm.unwrap().to_string().parse().unwrap();
@@ -52,7 +47,7 @@ async fn the_jwks_publishes_the_current_and_next_ed25519_keys_and_nothing_privat
         assert!(key.get("d").is_none(), "no private half: {key}");
     }
     let user = app.register_user().await;
-    let header = header_of(&user.access_token);
+    let header = header_of_token(&user.access_token);
     assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("EdDSA"), Some("at+jwt")));
     assert!(kids(&jwks).contains(&header["kid"].as_str().unwrap().to_string()));
     let claims = verify_with_jwks(&jwks, &user.access_token).unwrap();
@@ -68,7 +63,7 @@ async fn es256_tokens_verify_from_the_p256_jwks() {
         assert!(key["y"].is_string() && key.get("d").is_none());
     }
     let user = app.register_user().await;
-    assert_eq!(header_of(&user.access_token)["alg"], "ES256");
+    assert_eq!(header_of_token(&user.access_token)["alg"], "ES256");
     assert_eq!(verify_with_jwks(&jwks, &user.access_token).unwrap()["sub"], user.user_id.as_str());
     assert_eq!(app.me(&user.access_token).await.status(), 200);
 }
@@ -78,7 +73,7 @@ async fn hs256_publishes_no_key_and_still_names_its_key() {
     let app = spawn_app_with(&[("JWT_ALGORITHM", "HS256")]).await;
     assert_eq!(app.jwks().await, serde_json::json!({"keys": []}));
     let user = app.register_user().await;
-    let header = header_of(&user.access_token);
+    let header = header_of_token(&user.access_token);
     assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("HS256"), Some("hs256")));
     assert_eq!(app.me(&user.access_token).await.status(), 200);
 }
@@ -91,7 +86,7 @@ async fn switching_the_algorithm_logs_nobody_out() {
     let ed = replica_of(&hs, &[("JWT_ALGORITHM", "EdDSA")]).await;
     assert_eq!(ed.me(&before.access_token).await.status(), 200, "an HS256 token from before the switch");
     let during = ed.register_user().await;
-    assert_eq!(header_of(&during.access_token)["alg"], "EdDSA");
+    assert_eq!(header_of_token(&during.access_token)["alg"], "EdDSA");
     // And back: the EdDSA token still verifies on an HS256 replica, which loaded the keys.
     let back = replica_of(&hs, &[("JWT_ALGORITHM", "HS256")]).await;
     assert_eq!(back.me(&during.access_token).await.status(), 200, "an EdDSA token from before switching back");
@@ -141,7 +136,7 @@ async fn an_emergency_retire_refuses_the_keys_tokens_at_once_and_on_every_replic
     let a = spawn_app_with(&[("SIGNING_KEY_REFRESH", "1")]).await;
     let b = replica_of(&a, &[]).await;
     let user = a.register_user().await;
-    let compromised = header_of(&user.access_token)["kid"].as_str().unwrap().to_string();
+    let compromised = header_of_token(&user.access_token)["kid"].as_str().unwrap().to_string();
     assert_eq!(a.me(&user.access_token).await.status(), 200, "verified, and remembered as verified");
     assert_eq!(b.me(&user.access_token).await.status(), 200);
     a.keys.retire_now(&compromised).await.unwrap();
@@ -158,7 +153,7 @@ async fn an_emergency_retire_refuses_the_keys_tokens_at_once_and_on_every_replic
     let resp = a.refresh(&user.refresh).await;
     assert_eq!(resp.status(), 200);
     let token = crate::helpers::body(resp).await["content"]["access_token"].as_str().unwrap().to_string();
-    assert_ne!(header_of(&token)["kid"].as_str().unwrap(), compromised);
+    assert_ne!(header_of_token(&token)["kid"].as_str().unwrap(), compromised);
     assert_eq!(b.me(&token).await.status(), 200);
 }
 
@@ -168,7 +163,7 @@ async fn the_key_metrics_show_the_published_keys_and_refusals_by_reason() {
     let user = app.register_user().await;
     let forged = {
         let mut parts: Vec<String> = user.access_token.split('.').map(str::to_string).collect();
-        let mut header = header_of(&user.access_token);
+        let mut header = header_of_token(&user.access_token);
         header["kid"] = Value::String("not-a-key-of-ours".into());
         parts[0] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
         parts.join(".")
@@ -213,7 +208,7 @@ async fn two_replicas_agree_through_two_rotations() {
             let resp = replica.login(&serde_json::json!({"username": user.username, "password": crate::helpers::PASSWORD})).await;
             assert_eq!(resp.status(), 200);
             let token = crate::helpers::body(resp).await["content"]["access_token"].as_str().unwrap().to_string();
-            let kid = header_of(&token)["kid"].as_str().unwrap().to_string();
+            let kid = header_of_token(&token)["kid"].as_str().unwrap().to_string();
             if !current_kids.contains(&kid) {
                 current_kids.push(kid.clone());
             }
@@ -252,7 +247,7 @@ async fn check_every_token(replicas: &[&TestApp], tokens: &[(String, i64)]) {
             // and the server's check.
             let now = chrono::Utc::now().timestamp();
             if now + 1 < *exp {
-                let kid = header_of(token)["kid"].as_str().unwrap().to_string();
+                let kid = header_of_token(token)["kid"].as_str().unwrap().to_string();
                 assert!(published.contains(&kid), "a live token's key {kid} is missing from {published:?}");
                 assert_eq!(replica.me(token).await.status(), 200, "a live token of key {kid} refused at {now}, exp {exp}");
             } else if now > *exp + 1 {

@@ -229,9 +229,19 @@ pub fn assert_envelope(body: &Value, status: u16, code: &str, what: &str) {
 
 /// The claims of a JWT, unverified: for a test that needs a token's times or session.
 pub fn body_of_token(token: &str) -> Value {
+    part_of_token(token, 1)
+}
+
+/// The header of a JWT, unverified: its `alg` and the `kid` of the key that signed it.
+pub fn header_of_token(token: &str) -> Value {
+    part_of_token(token, 0)
+}
+
+/// The `n`th part of a JWT (0: the header, 1: the claims), decoded.
+fn part_of_token(token: &str, n: usize) -> Value {
     use base64::Engine;
-    let payload = token.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    let part = token.split('.').nth(n).expect("a JWT has three parts");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
 /// The `sid` claim of an access token: the session it belongs to.

@@ -2,12 +2,13 @@
 //! session ended through one replica is refused (`401 SESSION_REVOKED`) by the other within
 //! milliseconds; when the revocation channel is killed or Redis freezes, no revoked token is
 //! accepted anywhere once it is back; a revocation the channel did not carry is read from the
-//! record; a replica started after a revocation refuses the token from its first request; and a
-//! replica out of touch fails open, then closed, as documented.
+//! record; a replica started after a revocation refuses the token from its first request; a
+//! signing key retired through one replica is refused by the other at once; and a replica out of
+//! touch fails open, then closed, as documented.
 
 use std::time::{Duration, Instant};
 
-use crate::common::sid_of;
+use crate::common::{header_of_token, sid_of};
 use crate::gatehouse::{Client, NO_THROTTLE, Replica, Session, median, unique_name};
 use crate::services::{Postgres, Redis};
 
@@ -263,4 +264,46 @@ async fn an_account_disabled_through_one_replicas_admin_api_is_refused_by_the_ot
     }
     let login = client.login(&b, &name).await;
     assert_eq!((login.status, login.code()), (403, "ACCOUNT_DISABLED"), "{}", login.body);
+}
+
+/// An emergency key retire through one replica's admin API: the other replica refuses the tokens
+/// of that key as soon as the revocation channel tells it, long before its next scheduled key
+/// reload (an hour away here), even a token it has verified and remembers.
+#[tokio::test]
+async fn a_key_retired_through_one_replicas_admin_api_is_refused_by_the_other_at_once() {
+    const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
+    const HOURLY_RELOAD: (&str, &str) = ("SIGNING_KEY_REFRESH", "3600");
+    let (pg, redis) = (Postgres::start(), Redis::start());
+    let metrics_addr = format!("127.0.0.1:{}", crate::services::free_port());
+    let a = Replica::over(
+        &pg,
+        &redis,
+        &settings(&[NO_HEARTBEAT, HOURLY_RELOAD, ("METRICS_ADDR", &metrics_addr), ("ADMIN_TOKEN", ADMIN_TOKEN)]),
+    )
+    .await;
+    let b = Replica::over(&pg, &redis, &settings(&[NO_HEARTBEAT, HOURLY_RELOAD])).await;
+    let client = Client::new();
+    let name = unique_name("key-retired");
+    let session = Session::from(&client.register(&a, &name).await);
+    assert_eq!(client.me(&b, &session.access).await.status, 200);
+    let kid = header_of_token(&session.access)["kid"].as_str().unwrap().to_string();
+
+    let resp = client.http.post(format!("http://{metrics_addr}/admin/keys/{kid}/retire")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let started = Instant::now();
+    loop {
+        let answer = client.me(&b, &session.access).await;
+        if (answer.status, answer.code()) == (401, "INVALID_ACCESS_TOKEN") {
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(started.elapsed() < Duration::from_secs(10), "B still accepts a token of the retired key after 10 s");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    eprintln!("key retire A -> B: {:?}", started.elapsed());
+    assert!(b.log_text().contains(&format!("signing key {kid} retired on another replica: keys reloaded")), "{}", b.log_text());
+    // B signs with the key that replaced it, which A accepts.
+    let fresh = Session::from(&client.login(&b, &name).await);
+    assert_ne!(header_of_token(&fresh.access)["kid"], kid.as_str());
+    assert_eq!(client.me(&a, &fresh.access).await.status, 200);
 }

@@ -239,6 +239,21 @@ impl Client {
         self.send(at, self.http.get(at.url("/auth/me")).bearer_auth(access_token)).await
     }
 
+    /// Polls `/auth/me` at `at` with `access_token` until it answers `401 <code>`, every other
+    /// answer being a `200`; returns how long that took, and fails after `within`.
+    pub async fn until_refused(&self, at: &Replica, access_token: &str, code: &str, within: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let answer = self.me(at, access_token).await;
+            if (answer.status, answer.code()) == (401, code) {
+                return started.elapsed();
+            }
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            assert!(started.elapsed() < within, "{} still accepts the token after {within:?}", at.base);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     pub async fn post(&self, at: &Replica, path: &str, body: &Value) -> Answer {
         self.send(at, self.http.post(at.url(path)).json(body)).await
     }

@@ -22,16 +22,7 @@ fn settings<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
 
 /// Polls `at` with `token` until it answers `401 SESSION_REVOKED`; returns how long that took.
 async fn until_revoked(client: &Client, at: &Replica, token: &str, within: Duration) -> Duration {
-    let started = Instant::now();
-    loop {
-        let answer = client.me(at, token).await;
-        if (answer.status, answer.code()) == (401, "SESSION_REVOKED") {
-            return started.elapsed();
-        }
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        assert!(started.elapsed() < within, "{} still accepts a revoked token after {within:?}", at.base);
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    client.until_refused(at, token, "SESSION_REVOKED", within).await
 }
 
 async fn logged_in(client: &Client, at: &Replica, name: &str, n: usize) -> Vec<Session> {
@@ -290,17 +281,8 @@ async fn a_key_retired_through_one_replicas_admin_api_is_refused_by_the_other_at
 
     let resp = client.http.post(format!("http://{metrics_addr}/admin/keys/{kid}/retire")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let started = Instant::now();
-    loop {
-        let answer = client.me(&b, &session.access).await;
-        if (answer.status, answer.code()) == (401, "INVALID_ACCESS_TOKEN") {
-            break;
-        }
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        assert!(started.elapsed() < Duration::from_secs(10), "B still accepts a token of the retired key after 10 s");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    eprintln!("key retire A -> B: {:?}", started.elapsed());
+    let took = client.until_refused(&b, &session.access, "INVALID_ACCESS_TOKEN", Duration::from_secs(10)).await;
+    eprintln!("key retire A -> B: {took:?}");
     assert!(b.log_text().contains(&format!("signing key {kid} retired on another replica: keys reloaded")), "{}", b.log_text());
     // B signs with the key that replaced it, which A accepts.
     let fresh = Session::from(&client.login(&b, &name).await);

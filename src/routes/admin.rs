@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, Route, http::StatusCode, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::auth::EndedContent;
 use super::facts::{self, Declared, Facts, Listener};
 use crate::admin::{Admin, AdminCaller, AdminUser, DEFAULT_LIMIT, EventPage, Page, UserDetail};
 use crate::envelope::{Envelope, success};
@@ -116,13 +117,6 @@ struct EventsQuery {
     cursor: Option<i64>,
 }
 
-/// `content` of `DELETE /admin/users/{id}/sessions`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AdminEnded {
-    /// How many sessions ended.
-    ended: usize,
-}
-
 /// `content` of `DELETE /admin/users/{id}`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Deleted {
@@ -174,7 +168,7 @@ async fn enable_user(_: AdminCaller, rid: RequestId, admin: web::Data<Admin>, id
 }
 
 #[utoipa::path(delete, path = "/admin/users/{id}/sessions", impl_for = EndSessions, tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "the user's id")),
-    responses((status = 200, description = "every session of the user ended; their access tokens are refused on every replica", body = Envelope<AdminEnded>)))]
+    responses((status = 200, description = "every session of the user ended; their access tokens are refused on every replica", body = Envelope<EndedContent>)))]
 async fn end_user_sessions(
     _: AdminCaller,
     rid: RequestId,
@@ -182,7 +176,7 @@ async fn end_user_sessions(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let ended = admin.end_sessions(&rid, user_id(&id)?).await?;
-    Ok(success(StatusCode::OK, AdminEnded { ended }))
+    Ok(success(StatusCode::OK, EndedContent::new(ended)))
 }
 
 #[utoipa::path(delete, path = "/admin/users/{id}", impl_for = DeleteUser, tag = "admin", security(("admin" = [])), params(("id" = String, Path, description = "the user's id")),

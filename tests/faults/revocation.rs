@@ -16,6 +16,9 @@ use crate::services::{Postgres, Redis};
 /// resubscription) can deliver a revocation.
 const NO_HEARTBEAT: (&str, &str) = ("REVOCATION_HEARTBEAT_MS", "600000");
 
+/// The admin token of the replicas whose admin API a test uses.
+const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
+
 fn settings<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     NO_THROTTLE.iter().copied().chain([("SESSIONS_PER_USER", "100")]).chain(extra.iter().copied()).collect()
 }
@@ -233,7 +236,6 @@ async fn a_replica_started_after_a_revocation_refuses_the_token_from_its_first_r
 
 #[tokio::test]
 async fn an_account_disabled_through_one_replicas_admin_api_is_refused_by_the_other() {
-    const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
     let (pg, redis) = (Postgres::start(), Redis::start());
     let management = crate::services::free_port();
     let metrics_addr = format!("127.0.0.1:{management}");
@@ -262,7 +264,6 @@ async fn an_account_disabled_through_one_replicas_admin_api_is_refused_by_the_ot
 /// reload (an hour away here), even a token it has verified and remembers.
 #[tokio::test]
 async fn a_key_retired_through_one_replicas_admin_api_is_refused_by_the_other_at_once() {
-    const ADMIN_TOKEN: &str = "Zq8vN3xR1tK6wP0mB5cY7hJ2sD9fG4lA-admin-token";
     const HOURLY_RELOAD: (&str, &str) = ("SIGNING_KEY_REFRESH", "3600");
     let (pg, redis) = (Postgres::start(), Redis::start());
     let metrics_addr = format!("127.0.0.1:{}", crate::services::free_port());

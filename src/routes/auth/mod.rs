@@ -19,7 +19,7 @@ pub use me::{Me, MeAlias, me};
 pub use password::{ChangePassword, ForgotPassword, ResetPassword, change_password, forgot_password, reset_password};
 pub use refresh::{Refresh, RefreshAccessToken, refresh};
 pub use register::{Register, register};
-pub use sessions::{EndSession, LogoutAll, Sessions, end_session, list_sessions, logout_all};
+pub use sessions::{EndSession, EndedContent, LogoutAll, Sessions, end_session, list_sessions, logout_all};
 
 /// The client's `User-Agent`, when it is text (the store bounds and sanitises it).
 fn user_agent(req: &actix_web::HttpRequest) -> Option<String> {

@@ -26,6 +26,12 @@ pub struct EndedContent {
     ended: usize,
 }
 
+impl EndedContent {
+    pub fn new(ended: usize) -> EndedContent {
+        EndedContent { ended }
+    }
+}
+
 const STORE: &[ApiError] = &[ApiError::Unavailable(Dependency::TokenStore), ApiError::Internal];
 
 /// `GET /auth/sessions`, declared.

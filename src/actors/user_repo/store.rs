@@ -20,6 +20,9 @@ pub enum UserStore {
     Sqlite(SqlitePool),
 }
 
+/// How long a PostgreSQL connection may sit in the pool before it is pinged again on its way out.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 const INVALID_URL: &str = "DATABASE_URL is not a valid database URL";
 
 impl UserStore {
@@ -28,7 +31,25 @@ impl UserStore {
     pub fn connect_lazy(database: &Database, max_connections: u32, timeout: Duration) -> anyhow::Result<UserStore> {
         Ok(match database {
             Database::Postgres(url) => UserStore::Postgres(
-                PgPoolOptions::new().max_connections(max_connections).acquire_timeout(timeout).connect_lazy(url).context(INVALID_URL)?,
+                PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(timeout)
+                    // Reliability: sqlx pings every connection when it goes back to the pool,
+                    // and by default again when it comes out. Under load a connection comes
+                    // out again within milliseconds of its last good ping, so the second ping
+                    // is only a round trip: it is kept for a connection idle for longer than
+                    // `PING_IDLE_AFTER`, which a restart of the server may have broken meanwhile.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > PING_IDLE_AFTER {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .connect_lazy(url)
+                    .context(INVALID_URL)?,
             ),
             Database::Sqlite(url) => {
                 let options = SqliteConnectOptions::from_str(url)

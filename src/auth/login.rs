@@ -88,12 +88,16 @@ pub async fn login(
     }
     let issued = services.tokens.issue(user.id, SessionMeta::new(ip, credentials.user_agent.as_deref())).await?;
     // The sessions beyond SESSIONS_PER_USER that this login ended (with the default of one,
-    // the user's previous session): their access tokens end with them.
-    services.revocations.ended(rid, user.id, &issued.ended, Reason::Replaced).await;
+    // the user's previous session): their access tokens end with them. The account's count is
+    // cleared at the same time: the two are independent, and go to Redis in one write.
+    futures_util::future::join(
+        services.revocations.ended(rid, user.id, &issued.ended, Reason::Replaced),
+        services.throttle.succeeded(rid, Action::Login, account),
+    )
+    .await;
     let refresh = issued.token;
     log::info!(target: "gatehouse::auth", "login user_id={}{} rid={rid}", user.id, if device.is_some() { " from a known device" } else { "" });
     services.audit.record(rid, Kind::LoginSucceeded, Some(user.id), Some(ip));
-    services.throttle.succeeded(rid, Action::Login, account).await;
     if verified.needs_rehash {
         upgrade_hash(services, rid, user.id, password);
     }

@@ -84,11 +84,16 @@ async fn drain(mut queue: mpsc::Receiver<Event>, store: UserStore, schema: Schem
     loop {
         let Some(first) = queue.recv().await else { return };
         batch.push(first);
-        let deadline = tokio::time::Instant::now() + FLUSH;
+        // The rest of the batch is collected once, after `FLUSH` (at once when a full batch is
+        // already waiting), rather than by waking for each event: a busy service's logins would
+        // otherwise wake this thread, and take a core from the hashers, once each.
+        if queue.len() < BATCH - 1 {
+            tokio::time::sleep(FLUSH).await;
+        }
         while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, queue.recv()).await {
-                Ok(Some(e)) => batch.push(e),
-                Ok(None) | Err(_) => break,
+            match queue.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
             }
         }
         // Before the migrations have run, the table may not exist yet: wait for it.

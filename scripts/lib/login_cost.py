@@ -37,19 +37,12 @@ def threads(pid):
     return out
 
 
-def busy_seconds():
-    """The machine's CPU time not idle or waiting on I/O, all cores."""
-    with open("/proc/stat") as f:
-        v = list(map(int, f.readline().split()[1:]))
-    return (sum(v[:8]) - v[3] - v[4]) / TICK
-
-
 def measure(b, name):
     ceiling = b.argon2_ceiling()["argon2"]["ceiling_per_s"]
     b.gh.wait_idle()
-    t0, m0 = threads(b.gh.pid), busy_seconds()
+    t0, m0 = threads(b.gh.pid), bench.machine_cpu_seconds()
     r = b.scenario("login", [("login", "login.lua", "/auth/login", 64)], f"POST /auth/login ({name})")["login"]
-    t1, m1 = threads(b.gh.pid), busy_seconds()
+    t1, m1 = threads(b.gh.pid), bench.machine_cpu_seconds()
     both = [k for k in t1 if k in t0]
     hasher = sum(t1[k][1] - t0[k][1] for k in both if t1[k][0].startswith(HASHER))
     wakeups = sum(t1[k][2] - t0[k][2] for k in both if not t1[k][0].startswith(HASHER))
@@ -76,7 +69,6 @@ def main():
         bench.BINARY = builds["before"]
         b.start_service()
         b.seed()
-        b.seconds = args.seconds
         for i in range(args.times):
             for name in builds if i % 2 == 0 else reversed(builds):
                 b.gh.stop()
